@@ -1,0 +1,180 @@
+from .errors import HTTPException
+from .request import Request
+from .response import Response, coerce, error_response
+from .routing import Router
+from . import runtime
+
+
+class App:
+    """An HTTP application: routes, hooks and error handlers, and its server.
+
+    Limits are keyword arguments; their defaults suit a board with tens of
+    kilobytes of heap (max_connections is larger on CPython).
+    """
+
+    def __init__(self, *, max_body_size=1048576, read_timeout=30.0,
+                 keepalive_timeout=5.0, max_connections=None,
+                 max_request_line=2048, max_head_size=4096, max_headers=48,
+                 shutdown_timeout=10.0):
+        self.max_body_size = max_body_size
+        self.read_timeout = read_timeout
+        self.keepalive_timeout = keepalive_timeout
+        self.max_connections = max_connections or runtime.MAX_CONNECTIONS
+        self.max_request_line = max_request_line
+        self.max_head_size = max_head_size
+        self.max_headers = max_headers
+        self.shutdown_timeout = shutdown_timeout
+        self.port = None
+        self.server = None
+        self._router = Router()
+        self._before = []
+        self._after = []
+        self._code_handlers = {}
+        self._class_handlers = []
+
+    # Registration -------------------------------------------------------
+
+    def route(self, url_pattern, methods=None):
+        """Register the decorated function for a URL pattern (GET by default)."""
+        def register(handler):
+            self._router.add(url_pattern, methods or ("GET",), handler)
+            return handler
+        return register
+
+    def get(self, path):
+        return self.route(path, ("GET",))
+
+    def post(self, path):
+        return self.route(path, ("POST",))
+
+    def put(self, path):
+        return self.route(path, ("PUT",))
+
+    def delete(self, path):
+        return self.route(path, ("DELETE",))
+
+    def patch(self, path):
+        return self.route(path, ("PATCH",))
+
+    def static(self, url_prefix, directory):
+        """Serve the files below directory at url_prefix (GET and HEAD)."""
+        from .files import StaticFiles
+        handler = StaticFiles(directory)
+        prefix = url_prefix.rstrip("/")
+        self.route(prefix + "/<path:filepath>")(handler)
+        self.route(prefix + "/")(handler)
+        if prefix:
+            self.route(prefix)(handler)
+
+    def before_request(self, handler):
+        """Run handler(request) before each request; a returned value is the response."""
+        self._before.append(handler)
+        return handler
+
+    def after_request(self, handler):
+        """Run handler(request, response) after each request; it may return a new response."""
+        self._after.append(handler)
+        return handler
+
+    def errorhandler(self, code_or_exc):
+        """Handle an HTTP status code or an exception class (and its subclasses)."""
+        def register(handler):
+            if isinstance(code_or_exc, int):
+                self._code_handlers[code_or_exc] = handler
+            else:
+                self._class_handlers.append((code_or_exc, handler))
+            return handler
+        return register
+
+    # Handling -------------------------------------------------------------
+
+    async def dispatch(self, request):
+        """The response to a request, after hooks, the handler and error handlers."""
+        call = runtime.call
+        try:
+            response = None
+            for hook in self._before:
+                result = await call(hook, request)
+                if result is not None:
+                    response = coerce(result)
+                    break
+            if response is None:
+                handler, params = self._router.resolve(request.method, request.path)
+                if handler is not None:
+                    request.path_params = params
+                    response = coerce(await call(handler, request, **params))
+                elif request.method == "OPTIONS":
+                    response = Response(b"", 204, {"Allow": params})
+                else:
+                    raise HTTPException(405, None, {"Allow": params})
+        except MemoryError:
+            raise
+        except Exception as exc:
+            response = await self.handle_error(request, exc)
+        for hook in self._after:
+            try:
+                result = await call(hook, request, response)
+                if result is not None:
+                    response = coerce(result)
+            except MemoryError:
+                raise
+            except Exception as exc:
+                response = await self.handle_error(request, exc)
+        return response
+
+    def _handler_for(self, exc):
+        best = None
+        for cls, handler in self._class_handlers:
+            if isinstance(exc, cls) and (best is None or issubclass(cls, best[0])):
+                best = (cls, handler)
+        if best is not None:
+            return best[1]
+        if isinstance(exc, HTTPException):
+            return self._code_handlers.get(exc.status_code)
+        return self._code_handlers.get(500)
+
+    async def handle_error(self, request, exc):
+        """The response for an exception raised while handling request."""
+        if not isinstance(exc, HTTPException):
+            runtime.log_exception(exc)
+        handler = self._handler_for(exc)
+        if handler is not None:
+            try:
+                response = coerce(await runtime.call(handler, request, exc))
+                if isinstance(exc, HTTPException) and exc.headers:
+                    for name, value in exc.headers.items():
+                        response.headers.setdefault(name, value)
+                return response
+            except MemoryError:
+                raise
+            except Exception as error:
+                runtime.log_exception(error)
+                exc = error
+        if not isinstance(exc, HTTPException):
+            exc = HTTPException(500)
+        return error_response(exc)
+
+    # Serving --------------------------------------------------------------
+
+    async def start_server(self, host="0.0.0.0", port=80, ssl=None):
+        """Serve until shutdown() is called; runs beside other asyncio tasks."""
+        from .server import Server
+        self.server = Server(self)
+        await self.server.serve(host, port, ssl)
+
+    def run(self, host="127.0.0.1", port=8000, ssl=None):
+        """Serve until shutdown(), SIGINT or SIGTERM (blocking)."""
+        import asyncio
+        try:
+            asyncio.run(self.start_server(host, port, ssl))
+        except KeyboardInterrupt:
+            pass
+
+    def shutdown(self):
+        """Stop accepting, finish in-flight requests, then make run() return.
+
+        Safe to call from a handler, sync or async.
+        """
+        if self.server is not None:
+            self.server.stop()
+

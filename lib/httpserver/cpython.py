@@ -1,0 +1,120 @@
+# The CPython side of runtime.py: worker threads for sync handlers, signals,
+# mimetypes and logging. Never imported on a board.
+import asyncio
+import inspect
+import logging
+import mimetypes
+import signal
+import time
+
+MAX_CONNECTIONS = 1000
+READ_SIZE = 16384
+FILE_BLOCK_SIZE = 65536
+
+logger = logging.getLogger("httpserver")
+if not logger.handlers and not logging.getLogger().handlers:
+    # Make errors visible without the app having to configure logging.
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logger.addHandler(_handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+__all__ = [
+    "MAX_CONNECTIONS", "READ_SIZE", "FILE_BLOCK_SIZE", "ticks_ms", "ticks_diff",
+    "call", "pump", "log_exception", "announce", "peer_address", "guess_type", "listen",
+    "install_signal_handlers", "new_event", "wake",
+]
+
+_async_functions = {}
+
+
+def ticks_ms():
+    return int(time.monotonic() * 1000)
+
+
+def ticks_diff(end, start):
+    return end - start
+
+
+def _is_async(function):
+    known = _async_functions.get(function)
+    if known is None:
+        known = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
+            getattr(function, "__call__", None)
+        )
+        try:
+            _async_functions[function] = known
+        except TypeError:
+            pass  # unhashable callables are simply asked every time
+    return known
+
+
+async def call(function, *args, **kwargs):
+    """Await an async function; run a sync one in a worker thread."""
+    if _is_async(function):
+        return await function(*args, **kwargs)
+    result = await asyncio.to_thread(function, *args, **kwargs)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def log_exception(exc):
+    logger.error("unhandled exception", exc_info=(type(exc), exc, exc.__traceback__))
+
+
+async def pump(source, deliver):
+    """Await deliver(chunk) for each chunk of an async or plain iterable."""
+    if hasattr(source, "__aiter__"):
+        async for chunk in source:
+            await deliver(chunk)
+    else:
+        for chunk in source:
+            await deliver(chunk)
+
+
+def announce(message):
+    print(message, flush=True)
+
+
+def peer_address(writer):
+    address = writer.get_extra_info("peername")
+    return tuple(address[:2]) if address else None
+
+
+def guess_type(path):
+    return mimetypes.guess_type(path)[0]
+
+
+async def listen(callback, host, port, backlog, ssl=None):
+    server = await asyncio.start_server(callback, host, port, backlog=backlog, ssl=ssl)
+    return server, server.sockets[0].getsockname()[1]
+
+
+def install_signal_handlers(app):
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, app.shutdown)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread, or a platform without signals
+
+
+def new_event():
+    event = asyncio.Event()
+    event.loop = asyncio.get_running_loop()
+    return event
+
+
+def wake(event):
+    """Set an event made by new_event from any thread (sync handlers run in workers)."""
+    loop = event.loop
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        event.set()
+    else:
+        loop.call_soon_threadsafe(event.set)

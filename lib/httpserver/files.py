@@ -1,0 +1,117 @@
+# Files from disk: FileResponse and the handler behind App.static. Sent in
+# small blocks, so a file never has to fit in RAM.
+import os
+
+from . import runtime
+from .errors import HTTPException
+from .response import Response
+
+# Used where the mimetypes module is missing (on a board), and for the few
+# types that matter on one when it is there.
+TYPES = {
+    "html": "text/html; charset=utf-8", "htm": "text/html; charset=utf-8",
+    "css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8",
+    "mjs": "text/javascript; charset=utf-8", "json": "application/json",
+    "txt": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf-8",
+    "xml": "application/xml", "svg": "image/svg+xml", "png": "image/png",
+    "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
+    "ico": "image/x-icon", "webp": "image/webp", "woff": "font/woff",
+    "woff2": "font/woff2", "wasm": "application/wasm", "pdf": "application/pdf",
+    "gz": "application/gzip", "zip": "application/zip", "mp3": "audio/mpeg",
+    "wav": "audio/wav", "mp4": "video/mp4", "bin": "application/octet-stream",
+}
+_DIRECTORY = 0x4000
+
+
+def content_type_for(path):
+    extension = path.rpartition(".")[2].lower() if "." in path.rpartition("/")[2] else ""
+    return TYPES.get(extension) or runtime.guess_type(path) or "application/octet-stream"
+
+
+def _stat(path):
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+class FileResponse(Response):
+    """A file sent from disk; 404 when it does not exist or is not a file."""
+
+    def __init__(self, path, status_code=200, headers=None, content_type=None):
+        path = str(path)
+        stat = _stat(path)
+        if stat is None or stat[0] & _DIRECTORY:
+            raise HTTPException(404)
+        Response.__init__(self, b"", status_code, headers,
+                          content_type or content_type_for(path))
+        self.path = path
+        self.size = stat[6]
+
+    def _framing(self):
+        return "Content-Length: %d\r\n" % self.size
+
+    async def write(self, writer, send_body, connection="", version="HTTP/1.1"):
+        writer.write(self.head(connection))
+        if send_body and self.size:
+            with open(self.path, "rb") as file:
+                while True:
+                    # A fresh block each time: a writer may keep a reference
+                    # to what it was given until the data has gone out.
+                    block = file.read(runtime.FILE_BLOCK_SIZE)
+                    if not block:
+                        break
+                    writer.write(block)
+                    await writer.drain()
+        await writer.drain()
+
+
+def _safe_relative(filepath):
+    """The path below a static directory, or None when it could leave it."""
+    if "\\" in filepath or "\x00" in filepath or ":" in filepath:
+        return None
+    parts = []
+    for part in filepath.split("/"):
+        if part == "" or part == ".":
+            continue
+        if part == ".." or part.startswith(".."):
+            return None
+        parts.append(part)
+    return "/".join(parts)
+
+
+class StaticFiles:
+    """The handler App.static registers: files below one directory."""
+
+    def __init__(self, directory):
+        self.directory = str(directory).rstrip("/") or "/"
+
+    def _inside(self, full):
+        # On CPython, symlinks are resolved so that a link cannot lead out.
+        realpath = getattr(getattr(os, "path", None), "realpath", None)
+        if realpath is None:
+            return True
+        root = realpath(self.directory)
+        return realpath(full).startswith(root.rstrip("/") + "/")
+
+    async def __call__(self, request, filepath=""):
+        relative = _safe_relative(filepath)
+        if relative is None:
+            raise HTTPException(404)
+        full = self.directory + "/" + relative if relative else self.directory
+        stat = _stat(full)
+        if stat is not None and stat[0] & _DIRECTORY:
+            full += "/index.html"
+        if not self._inside(full):
+            raise HTTPException(404)
+        gzipped = full + ".gz"
+        accepts_gzip = "gzip" in request.headers.get("accept-encoding", "")
+        plain = _stat(full)
+        if (accepts_gzip or plain is None) and _stat(gzipped) is not None and self._inside(gzipped):
+            response = FileResponse(gzipped, content_type=content_type_for(full))
+            response.headers["Content-Encoding"] = "gzip"
+            response.headers["Vary"] = "Accept-Encoding"
+            return response
+        if plain is None or plain[0] & _DIRECTORY:
+            raise HTTPException(404)
+        return FileResponse(full)

@@ -1,0 +1,252 @@
+# Sans-IO HTTP/1.1 message syntax (RFC 9112): pure functions over bytes.
+# Nothing here reads or writes a socket, so the same code serves both
+# runtimes and can be tested in-process.
+from .errors import HTTPException
+
+_HEX = b"0123456789abcdefABCDEF"
+# RFC 9110 5.6.2 token characters besides letters and digits.
+_TOKEN_PUNCTUATION = b"!#$%&'*+-.^_`|~"
+_MAX_CHUNK_SIZE_DIGITS = 8
+
+REASONS = {
+    100: "Continue", 200: "OK", 201: "Created", 202: "Accepted",
+    204: "No Content", 206: "Partial Content",
+    301: "Moved Permanently", 302: "Found", 303: "See Other",
+    304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect",
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+    408: "Request Timeout", 409: "Conflict", 410: "Gone",
+    411: "Length Required", 413: "Content Too Large", 414: "URI Too Long",
+    415: "Unsupported Media Type", 417: "Expectation Failed",
+    422: "Unprocessable Content", 429: "Too Many Requests",
+    431: "Request Header Fields Too Large", 500: "Internal Server Error",
+    501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 505: "HTTP Version Not Supported",
+}
+
+
+def reason(status):
+    return REASONS.get(status, "")
+
+
+def _bad(message):
+    return HTTPException(400, message)
+
+
+def is_token(data):
+    if not data:
+        return False
+    for c in data:
+        if not (
+            97 <= c <= 122 or 65 <= c <= 90 or 48 <= c <= 57
+            or c in _TOKEN_PUNCTUATION
+        ):
+            return False
+    return True
+
+
+def _has_control(value):
+    # min()/max() run in C on both runtimes; the slow scan only runs when a
+    # byte below 0x20 is present, to let horizontal tab through.
+    if not value:
+        return False
+    if max(value) == 127:
+        return True
+    if min(value) >= 32:
+        return False
+    for c in value:
+        if c < 32 and c != 9:
+            return True
+    return False
+
+
+def parse_head(head, max_headers, headers=None):
+    """Parse a request head (without the final CRLF CRLF).
+
+    Returns (method, target, version, headers) where method, target and
+    version are str and headers (a new dict, or the mapping given) holds
+    lowercase names to values, with repeated fields combined as RFC 9110 5.3
+    says. Raises HTTPException with the status the client should get.
+    """
+    lines = head.split(b"\r\n")
+    parts = lines[0].split(b" ")
+    if len(parts) != 3:
+        raise _bad("malformed request line")
+    method, target, version = parts
+    if not is_token(method):
+        raise _bad("invalid method")
+    if not target or _has_control(target) or b"#" in target:
+        raise _bad("invalid request target")
+    if version != b"HTTP/1.1" and version != b"HTTP/1.0":
+        if (
+            len(version) == 8 and version[:5] == b"HTTP/"
+            and version[5] in b"0123456789" and version[6] == 46
+            and version[7] in b"0123456789"
+        ):
+            raise HTTPException(505)
+        raise _bad("invalid HTTP version")
+    if len(lines) - 1 > max_headers:
+        raise HTTPException(431, "too many header fields")
+    if headers is None:
+        headers = {}
+    for line in lines[1:]:
+        colon = line.find(b":")
+        if colon <= 0:
+            raise _bad("malformed header field")
+        name = line[:colon]
+        value = line[colon + 1:].strip(b" \t")
+        if not is_token(name):
+            # Covers obs-fold, whitespace before the colon and stray bytes.
+            raise _bad("invalid header field name")
+        if _has_control(value):
+            raise _bad("invalid header field value")
+        key = name.decode().lower()
+        text = value.decode()
+        if key in headers:
+            if key == "content-length" and headers[key] != text:
+                raise _bad("conflicting Content-Length")
+            if key in ("content-length", "host"):
+                if key == "host":
+                    raise _bad("repeated Host")
+                continue
+            text = headers[key] + ("; " if key == "cookie" else ", ") + text
+        headers[key] = text
+    if version == b"HTTP/1.1" and "host" not in headers:
+        raise _bad("missing Host")
+    return method.decode(), target.decode(), version.decode(), headers
+
+
+def body_framing(headers, version):
+    """Decide how the request body is delimited.
+
+    Returns an int (Content-Length, 0 when there is no body) or None for a
+    chunked body; rejects the ambiguous combinations used for smuggling.
+    """
+    coding = headers.get("transfer-encoding")
+    length = headers.get("content-length")
+    if coding is not None:
+        if length is not None:
+            raise _bad("Content-Length with Transfer-Encoding")
+        if version == "HTTP/1.0":
+            raise _bad("Transfer-Encoding in HTTP/1.0")
+        codings = [c.strip().lower() for c in coding.split(",")]
+        if codings[-1] != "chunked":
+            raise HTTPException(501, "unsupported transfer coding")
+        if len(codings) > 1:
+            # chunked applied twice, or a coding we cannot undo under it.
+            if "chunked" in codings[:-1]:
+                raise _bad("chunked applied more than once")
+            raise HTTPException(501, "unsupported transfer coding")
+        return None
+    if length is None:
+        return 0
+    if not length.isdigit() or len(length) > 15:
+        raise _bad("invalid Content-Length")
+    return int(length)
+
+
+def parse_chunk_size(line):
+    """Size of the chunk announced by a chunk-size line (extensions ignored)."""
+    semicolon = line.find(b";")
+    if semicolon >= 0:
+        if _has_control(line[semicolon:]):
+            raise _bad("invalid chunk extension")
+        line = line[:semicolon].rstrip(b" \t")
+    if not line or len(line) > _MAX_CHUNK_SIZE_DIGITS:
+        raise _bad("invalid chunk size")
+    for c in line:
+        if c not in _HEX:
+            raise _bad("invalid chunk size")
+    return int(line, 16)
+
+
+def wants_keep_alive(version, connection):
+    """Whether the client asked to keep the connection open after this exchange."""
+    if connection:
+        connection = connection.lower()
+        if "close" in connection:
+            return False
+        if "keep-alive" in connection:
+            return True
+    return version == "HTTP/1.1"
+
+
+def unquote(data, plus=False):
+    """Percent-decode bytes to str; malformed escapes or UTF-8 give 400."""
+    if plus:
+        data = data.replace(b"+", b" ")
+    if b"%" in data:
+        pieces = data.split(b"%")
+        out = bytearray(pieces[0])
+        for piece in pieces[1:]:
+            if len(piece) < 2 or piece[0] not in _HEX or piece[1] not in _HEX:
+                raise _bad("invalid percent-encoding")
+            out.append(int(piece[:2], 16))
+            out += piece[2:]
+        data = bytes(out)
+    try:
+        return data.decode()
+    except UnicodeError:
+        raise _bad("invalid UTF-8 in URL")
+
+
+def split_target(target):
+    """Split a request target into (decoded path, raw query string)."""
+    if target[0] != "/":
+        if target == "*":
+            return "*", ""
+        # absolute-form (RFC 9112 3.2.2): keep only the path and query.
+        scheme = target.find("://")
+        if scheme <= 0:
+            raise _bad("invalid request target")
+        slash = target.find("/", scheme + 3)
+        target = target[slash:] if slash >= 0 else "/"
+    query = ""
+    mark = target.find("?")
+    if mark >= 0:
+        query = target[mark + 1:]
+        target = target[:mark]
+    return unquote(target.encode()), query
+
+
+def parse_query(query):
+    """Parse an application/x-www-form-urlencoded string to a dict of lists."""
+    params = {}
+    if isinstance(query, str):
+        query = query.encode()
+    for pair in query.split(b"&"):
+        if not pair:
+            continue
+        eq = pair.find(b"=")
+        if eq >= 0:
+            key, value = unquote(pair[:eq], True), unquote(pair[eq + 1:], True)
+        else:
+            key, value = unquote(pair, True), ""
+        if key in params:
+            params[key].append(value)
+        else:
+            params[key] = [value]
+    return params
+
+
+# The connection decides how a message is framed; a handler's own values for
+# these would contradict it.
+_FRAMING_FIELDS = ("content-length", "transfer-encoding")
+
+
+def encode_head(status, headers, extra=""):
+    """Status line and header fields of a response, ending with the blank line.
+
+    extra holds the framing fields the connection adds, already formatted.
+    """
+    lines = ["HTTP/1.1 %d %s\r\n" % (status, reason(status))]
+    for name, value in headers.items():
+        if name.lower() in _FRAMING_FIELDS:
+            continue
+        value = str(value)
+        if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
+            raise ValueError("line break in response header " + name)
+        lines.append("%s: %s\r\n" % (name, value))
+    lines.append(extra)
+    lines.append("\r\n")
+    return "".join(lines).encode()

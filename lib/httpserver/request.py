@@ -1,0 +1,72 @@
+import json
+
+from .errors import HTTPException
+from .protocol import parse_query
+
+
+class Headers(dict):
+    """Request header fields: keys are stored lowercase, lookups ignore case."""
+
+    def __getitem__(self, name):
+        return super().__getitem__(name.lower())
+
+    def get(self, name, default=None):
+        return super().get(name.lower(), default)
+
+    def __contains__(self, name):
+        return super().get(name.lower(), Headers) is not Headers
+
+
+class Request:
+    """A parsed HTTP request, passed as the first argument to every handler."""
+
+    def __init__(self, app, method, path, query_string, headers, body=b"",
+                 client_addr=None, version="HTTP/1.1", scheme="http"):
+        self.app = app
+        self.method = method
+        self.path = path
+        self.query_string = query_string
+        self.headers = headers
+        self.body = body
+        self.client_addr = client_addr
+        self.http_version = version
+        self.scheme = scheme
+        self.path_params = {}
+        self._query_params = None
+        self._json = Request
+
+    @property
+    def query_params(self):
+        # Parsed on first use: most handlers never look at the query.
+        if self._query_params is None:
+            self._query_params = parse_query(self.query_string)
+        return self._query_params
+
+    @property
+    def content_type(self):
+        return self.headers.get("content-type", "")
+
+    def text(self):
+        try:
+            return self.body.decode()
+        except UnicodeError:
+            raise HTTPException(400, "request body is not valid UTF-8")
+
+    def json(self):
+        """The body parsed as JSON (None when empty); invalid JSON gives 400."""
+        if self._json is Request:
+            if not self.body:
+                self._json = None
+            else:
+                try:
+                    self._json = json.loads(self.text())
+                except ValueError:
+                    raise HTTPException(400, "request body is not valid JSON")
+        return self._json
+
+    def form(self):
+        """The body as an application/x-www-form-urlencoded dict of lists."""
+        return parse_query(self.body)
+
+    def __repr__(self):
+        return "<Request %s %s>" % (self.method, self.path)

@@ -1,0 +1,121 @@
+# What differs between MicroPython and CPython, in one place. The defaults
+# below are MicroPython's; on CPython the thin shim in cpython.py replaces
+# them. Nothing else in the package asks which runtime it is on.
+import sys
+import time
+
+import asyncio
+
+MICROPYTHON = sys.implementation.name == "micropython"
+
+# Sized for a board: lwIP on an ESP32 allows about ten sockets in all.
+MAX_CONNECTIONS = 8
+READ_SIZE = 512
+FILE_BLOCK_SIZE = 512
+
+ticks_ms = getattr(time, "ticks_ms", None)
+ticks_diff = getattr(time, "ticks_diff", None)
+_GENERATOR = type((lambda: (yield))())
+
+
+async def call(function, *args, **kwargs):
+    """Call a handler or hook, sync or async, and return its result.
+
+    On a board there are no worker threads: a sync function runs inline.
+    """
+    result = function(*args, **kwargs)
+    if isinstance(result, _GENERATOR):
+        result = await result
+    return result
+
+
+def log_exception(exc):
+    sys.print_exception(exc)
+
+
+def pump(source, deliver):
+    """Await deliver(chunk) for each chunk that source produces.
+
+    MicroPython runs an `async def` that yields as a plain generator, in
+    which each await surfaces as a yield of a non-chunk (None). Those are
+    passed up to the scheduler, so both sync and async generators work.
+    """
+    if hasattr(source, "__anext__"):
+        while True:
+            try:
+                chunk = yield from source.__anext__()
+            except StopAsyncIteration:
+                return
+            yield from deliver(chunk)
+    sent = None
+    while True:
+        try:
+            item = source.send(sent)
+        except StopIteration:
+            return
+        sent = None
+        if isinstance(item, (str, bytes, bytearray)):
+            yield from deliver(item)
+        else:
+            try:
+                sent = yield item
+            except BaseException:
+                source.close()
+                raise
+
+
+def announce(message):
+    print(message)
+
+
+def peer_address(writer):
+    address = writer.get_extra_info("peername")
+    if isinstance(address, (bytes, bytearray)):
+        # The unix port hands out a raw sockaddr.
+        import socket
+        family, host, port = socket.sockaddr(address)[:3]
+        address = (socket.inet_ntop(family, host), port)
+    return tuple(address) if address else None
+
+
+def guess_type(path):
+    return None
+
+
+async def listen(callback, host, port, backlog, ssl=None):
+    """Start listening; port 0 picks a free port. Returns (server, port).
+
+    MicroPython's asyncio keeps the listening socket to itself and its
+    sockets cannot tell their own port, so port 0 means trying random ports.
+    """
+    import os
+    kwargs = {"backlog": backlog}
+    if ssl is not None:
+        kwargs["ssl"] = ssl
+    if port:
+        return await asyncio.start_server(callback, host, port, **kwargs), port
+    for attempt in range(50):
+        candidate = 49152 + int.from_bytes(os.urandom(2), "big") % 16000
+        try:
+            return await asyncio.start_server(callback, host, candidate, **kwargs), candidate
+        except OSError as exc:
+            if exc.args[0] != 98 and exc.args[0] != 112:  # EADDRINUSE (Linux, lwIP)
+                raise
+    raise OSError("no free port found")
+
+
+def install_signal_handlers(app):
+    pass
+
+
+def new_event():
+    return asyncio.Event()
+
+
+def wake(event):
+    """Set an event made by new_event, from any thread."""
+    event.set()
+
+
+if not MICROPYTHON:
+    from .cpython import *  # noqa: F401,F403

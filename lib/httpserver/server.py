@@ -1,0 +1,299 @@
+# The asyncio connection loop: the only place that touches sockets. It reads
+# bytes, hands them to the sans-IO protocol functions and the app, and writes
+# what comes back. Runs unchanged on MicroPython's and CPython's asyncio.
+import gc
+
+import asyncio
+
+from . import runtime
+from .errors import HTTPException
+from .protocol import body_framing, parse_chunk_size, parse_head, split_target, wants_keep_alive
+from .request import Headers, Request
+from .response import error_response
+
+
+def _canned(status, reason):
+    body = '{"error": "%s"}' % reason
+    return (
+        "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+        "Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (status, reason, len(body), body)
+    ).encode()
+
+
+# Prepared at import: when the heap is exhausted there may be no room to
+# build an answer.
+_UNAVAILABLE = _canned(503, "Service Unavailable")
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_CLOSE = "Connection: close\r\n"
+_KEEP_ALIVE_1_0 = "Connection: keep-alive\r\n"
+
+# Connection states, for the watchdog and for shutdown.
+_IDLE = 0  # between requests: expiry closes silently
+_READING = 1  # a request has begun: expiry answers 408
+_BUSY = 2  # the app is handling it: no deadline
+
+
+class _Connection:
+    def __init__(self, reader, writer):
+        self.reader = reader
+        self.writer = writer
+        self.buffer = b""
+        self.state = _IDLE
+        self.deadline = None
+        self.expired = False
+        self.task = asyncio.current_task()
+
+    async def _more(self):
+        data = await self.reader.read(runtime.READ_SIZE)
+        if not data:
+            raise EOFError
+        self.buffer = self.buffer + data if self.buffer else data
+
+    async def read_line(self, limit):
+        while True:
+            end = self.buffer.find(b"\r\n")
+            if end >= 0:
+                line = self.buffer[:end]
+                self.buffer = self.buffer[end + 2:]
+                return line
+            if len(self.buffer) > limit:
+                raise HTTPException(400, "line too long")
+            await self._more()
+
+    async def read_exact(self, size):
+        buffer = self.buffer
+        if len(buffer) >= size:
+            self.buffer = buffer[size:]
+            return buffer[:size]
+        self.buffer = b""
+        return buffer + await self.reader.readexactly(size - len(buffer))
+
+
+class Server:
+    """Accepts connections for an App and converses HTTP/1.1 on each."""
+
+    def __init__(self, app):
+        self.app = app
+        self.connections = set()
+        self.stopping = False
+        self._stop = None
+
+    async def serve(self, host, port, ssl=None):
+        app = self.app
+        self._stop = runtime.new_event()
+        listener, app.port = await runtime.listen(
+            self._accept, host, port, app.max_connections, ssl)
+        self.scheme = "https" if ssl is not None else "http"
+        runtime.announce("Serving on %s://%s:%d/" % (self.scheme, host, app.port))
+        runtime.install_signal_handlers(app)
+        watchdog = asyncio.create_task(self._watch())
+        try:
+            await self._stop.wait()
+            listener.close()
+            await self._drain()
+        finally:
+            watchdog.cancel()
+            self.stopping = True
+        try:
+            await listener.wait_closed()
+        except Exception:
+            pass
+
+    def stop(self):
+        self.stopping = True
+        if self._stop is not None:
+            runtime.wake(self._stop)
+
+    async def _drain(self):
+        """Let requests in flight finish; close the rest."""
+        give_up = runtime.ticks_ms() + int(self.app.shutdown_timeout * 1000)
+        while self.connections:
+            for conn in list(self.connections):
+                if conn.state == _IDLE or runtime.ticks_diff(runtime.ticks_ms(), give_up) >= 0:
+                    self._expire(conn)
+            await asyncio.sleep(0.02)
+
+    def _expire(self, conn):
+        if not conn.expired:
+            conn.expired = True
+            conn.deadline = None
+            conn.task.cancel()
+
+    async def _watch(self):
+        app = self.app
+        period = min(app.read_timeout, app.keepalive_timeout) / 4
+        period = max(0.02, min(period, 1.0))
+        while True:
+            await asyncio.sleep(period)
+            if not self.connections:
+                continue
+            now = runtime.ticks_ms()
+            for conn in list(self.connections):
+                if conn.deadline is not None and runtime.ticks_diff(now, conn.deadline) >= 0:
+                    self._expire(conn)
+
+    async def _accept(self, reader, writer):
+        if len(self.connections) >= self.app.max_connections or self.stopping:
+            try:
+                writer.write(_UNAVAILABLE)
+                await writer.drain()
+            except Exception:
+                pass
+            await _close(writer)
+            return
+        conn = _Connection(reader, writer)
+        self.connections.add(conn)
+        try:
+            await self._converse(conn)
+        except asyncio.CancelledError:
+            if not conn.expired:
+                raise
+            if conn.state == _READING:
+                await _answer(writer, HTTPException(408))
+        except HTTPException as exc:
+            # The request could not be read: answer and close, as what
+            # follows on the connection cannot be trusted.
+            await _answer(writer, exc)
+        except MemoryError:
+            conn.buffer = b""
+            gc.collect()
+            try:
+                writer.write(_UNAVAILABLE)
+                await writer.drain()
+            except Exception:
+                pass
+        except (EOFError, OSError):
+            pass  # the client went away
+        except Exception as exc:
+            runtime.log_exception(exc)
+        finally:
+            conn.deadline = None
+            self.connections.discard(conn)
+            await _close(writer)
+
+    async def _converse(self, conn):
+        app = self.app
+        first = True
+        while True:
+            request = await self._read_head(conn, first)
+            if request is None:
+                return
+            first = False
+            try:
+                request.body = await self._read_body(conn, request)
+            except HTTPException as exc:
+                conn.state = _BUSY
+                conn.deadline = None
+                response = await app.handle_error(request, exc)
+                await response.write(conn.writer, request.method != "HEAD", _CLOSE)
+                return
+            conn.state = _BUSY
+            conn.deadline = None
+            response = await app.dispatch(request)
+            version = request.http_version
+            keep_alive = (
+                not self.stopping
+                and wants_keep_alive(version, request.headers.get("connection"))
+                and not (response.chunked and version == "HTTP/1.0")
+            )
+            if not keep_alive:
+                connection = _CLOSE
+            elif version == "HTTP/1.0":
+                connection = _KEEP_ALIVE_1_0
+            else:
+                connection = ""
+            await response.write(conn.writer, request.method != "HEAD", connection, version)
+            if not keep_alive:
+                return
+
+    async def _read_head(self, conn, first):
+        """The next request's head as a Request, or None when the client is done."""
+        app = self.app
+        conn.state = _IDLE
+        conn.deadline = runtime.ticks_ms() + int(
+            (app.read_timeout if first else app.keepalive_timeout) * 1000)
+        while True:
+            buffer = conn.buffer
+            if buffer:
+                if conn.state == _IDLE:
+                    conn.state = _READING
+                    conn.deadline = runtime.ticks_ms() + int(app.read_timeout * 1000)
+                while buffer[:2] == b"\r\n":
+                    # RFC 9112 2.2: ignore empty lines before a request.
+                    buffer = conn.buffer = buffer[2:]
+                end = buffer.find(b"\r\n\r\n")
+                line_end = buffer.find(b"\r\n")
+                if line_end > app.max_request_line or (
+                    line_end < 0 and len(buffer) > app.max_request_line
+                ):
+                    raise HTTPException(414)
+                if end >= 0:
+                    break
+                if len(buffer) > app.max_head_size:
+                    raise HTTPException(431)
+            try:
+                await conn._more()
+            except EOFError:
+                return None
+        if end > app.max_head_size:
+            raise HTTPException(431)
+        conn.buffer = buffer[end + 4:]
+        method, target, version, headers = parse_head(
+            buffer[:end], app.max_headers, Headers())
+        path, query = split_target(target)
+        return Request(app, method, path, query, headers, b"",
+                       runtime.peer_address(conn.writer), version, self.scheme)
+
+    async def _read_body(self, conn, request):
+        app = self.app
+        length = body_framing(request.headers, request.http_version)
+        if length == 0:
+            return b""
+        if length is not None and length > app.max_body_size:
+            raise HTTPException(413)
+        expect = request.headers.get("expect")
+        if expect is not None:
+            if expect.lower() != "100-continue":
+                raise HTTPException(417)
+            if request.http_version == "HTTP/1.1":
+                conn.writer.write(_CONTINUE)
+                await conn.writer.drain()
+        if length is not None:
+            return await conn.read_exact(length)
+        chunks = []
+        total = 0
+        while True:
+            size = parse_chunk_size(await conn.read_line(256))
+            if size == 0:
+                break
+            total += size
+            if total > app.max_body_size:
+                raise HTTPException(413)
+            data = await conn.read_exact(size + 2)
+            if data[-2:] != b"\r\n":
+                raise HTTPException(400, "chunk not followed by CRLF")
+            chunks.append(data[:-2])
+        trailer_bytes = 0
+        while True:
+            line = await conn.read_line(app.max_head_size)
+            if not line:
+                break
+            trailer_bytes += len(line)
+            if trailer_bytes > app.max_head_size:
+                raise HTTPException(431)
+        return b"".join(chunks)
+
+
+async def _answer(writer, exc):
+    try:
+        await error_response(exc).write(writer, True, _CLOSE)
+    except Exception:
+        pass
+
+
+async def _close(writer):
+    try:
+        writer.close()
+        await writer.wait_closed()
+    except Exception:
+        pass

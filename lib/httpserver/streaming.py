@@ -1,0 +1,53 @@
+from . import runtime
+from .response import Response
+
+
+class StreamingResponse(Response):
+    """A response whose body comes from a generator, sent as it is produced.
+
+    generator may be an async generator or a plain one, yielding str or
+    bytes. HTTP/1.1 clients get it chunked; HTTP/1.0 clients get the raw
+    bytes and the connection closes at the end. An empty chunk is skipped,
+    never taken as the end of the stream.
+    """
+
+    chunked = True
+
+    def __init__(self, generator, status_code=200, headers=None, content_type=None):
+        Response.__init__(self, b"", status_code, headers,
+                          content_type or "application/octet-stream")
+        self.generator = generator
+        if (content_type or "").startswith("text/event-stream"):
+            self.headers.setdefault("Cache-Control", "no-cache")
+
+    def _framing(self):
+        return "Transfer-Encoding: chunked\r\n" if self.chunked_out else ""
+
+    async def write(self, writer, send_body, connection="", version="HTTP/1.1"):
+        self.chunked_out = version == "HTTP/1.1"
+        writer.write(self.head(connection))
+        await writer.drain()
+        if not send_body:
+            close = getattr(self.generator, "aclose", None) or getattr(self.generator, "close", None)
+            if close is not None:
+                result = close()
+                if result is not None:
+                    await result
+            return
+        self._writer = writer
+        await runtime.pump(self.generator, self._deliver)
+        if self.chunked_out:
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+
+    async def _deliver(self, chunk):
+        if isinstance(chunk, str):
+            chunk = chunk.encode()
+        if not chunk:
+            return
+        writer = self._writer
+        if self.chunked_out:
+            writer.write(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+        else:
+            writer.write(chunk)
+        await writer.drain()
