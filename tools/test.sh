@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Installs everything the tests need on a fresh machine, then runs them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install --quiet --upgrade pip
+python3 -m pip install --quiet -e ".[test]"
+python3 -m pytest host_tests -q "$@"
