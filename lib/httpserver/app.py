@@ -170,6 +170,11 @@ class App:
         except KeyboardInterrupt:
             pass
 
+    async def __call__(self, scope, receive, send):
+        """The ASGI interface, so that uvicorn can serve the app on CPython."""
+        from .asgi import serve_asgi
+        await serve_asgi(self, scope, receive, send)
+
     def shutdown(self):
         """Stop accepting, finish in-flight requests, then make run() return.
 

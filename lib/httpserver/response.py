@@ -16,6 +16,7 @@ class Response:
     """An HTTP response with a fixed body, sent with its Content-Length."""
 
     chunked = False  # framed by Transfer-Encoding: chunked (needs HTTP/1.1)
+    upgraded = False  # took the connection over (WebSocket): it ends here
 
     def __init__(self, body=b"", status_code=200, headers=None, content_type=None):
         self.headers = dict(headers) if headers else {}

@@ -195,6 +195,7 @@ class Server:
                 not self.stopping
                 and wants_keep_alive(version, request.headers.get("connection"))
                 and not (response.chunked and version == "HTTP/1.0")
+                and not response.upgraded
             )
             if not keep_alive:
                 connection = _CLOSE
@@ -241,8 +242,11 @@ class Server:
         method, target, version, headers = parse_head(
             buffer[:end], app.max_headers, Headers())
         path, query = split_target(target)
-        return Request(app, method, path, query, headers, b"",
-                       runtime.peer_address(conn.writer), version, self.scheme)
+        request = Request(app, method, path, query, headers, b"",
+                          runtime.peer_address(conn.writer), version, self.scheme)
+        # For responses that take the connection over (WebSocket).
+        request.connection = conn
+        return request
 
     async def _read_body(self, conn, request):
         app = self.app
