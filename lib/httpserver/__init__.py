@@ -1,25 +1,31 @@
 """httpserver: an async HTTP/1.1 server for MicroPython boards and CPython.
 
-StreamingResponse and FileResponse live in their own modules and are only
-loaded (and only cost heap) when an app first uses them.
+Only what defines an app is loaded by the import; the server loop, the
+parser, StreamingResponse and FileResponse load (and cost heap) when first
+used.
 """
 from .app import App
 from .errors import HTTPException, abort
-from .request import Request
 from .response import JSONResponse, Response
 
 __version__ = "0.1.0"
 
-_LAZY = {"StreamingResponse": "streaming", "FileResponse": "files"}
 
 
 def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(name)
-    if module == "streaming":
+    if name == "StreamingResponse":
         from .streaming import StreamingResponse as value
-    else:
+    elif name == "FileResponse":
         from .files import FileResponse as value
+    elif name == "Request":
+        from .request import Request as value
+    else:
+        # MicroPython asks this hook before it looks for a submodule, so
+        # `from . import runtime` and the like must be answered here.
+        try:
+            __import__("httpserver." + name)
+        except ImportError:
+            raise AttributeError(name)
+        return globals()[name]
     globals()[name] = value
     return value

@@ -1,8 +1,18 @@
 from .errors import HTTPException
-from .request import Request
 from .response import Response, coerce, error_response
 from .routing import Router
-from . import runtime
+
+_runtime = None
+
+
+def _load_runtime():
+    # Loaded with the first request, not by the import: defining an app
+    # needs neither the shim nor asyncio.
+    global _runtime
+    if _runtime is None:
+        from . import runtime
+        _runtime = runtime
+    return _runtime
 
 
 class App:
@@ -19,7 +29,7 @@ class App:
         self.max_body_size = max_body_size
         self.read_timeout = read_timeout
         self.keepalive_timeout = keepalive_timeout
-        self.max_connections = max_connections or runtime.MAX_CONNECTIONS
+        self.max_connections = max_connections
         self.max_request_line = max_request_line
         self.max_head_size = max_head_size
         self.max_headers = max_headers
@@ -90,7 +100,7 @@ class App:
 
     async def dispatch(self, request):
         """The response to a request, after hooks, the handler and error handlers."""
-        call = runtime.call
+        call = (_runtime or _load_runtime()).call
         try:
             response = None
             for hook in self._before:
@@ -135,6 +145,7 @@ class App:
 
     async def handle_error(self, request, exc):
         """The response for an exception raised while handling request."""
+        runtime = _runtime or _load_runtime()
         if not isinstance(exc, HTTPException):
             runtime.log_exception(exc)
         handler = self._handler_for(exc)

@@ -1,7 +1,6 @@
 import json
 
 from .errors import HTTPException
-from .protocol import parse_query
 
 
 class Headers(dict):
@@ -39,6 +38,7 @@ class Request:
     def query_params(self):
         # Parsed on first use: most handlers never look at the query.
         if self._query_params is None:
+            from .protocol import parse_query
             self._query_params = parse_query(self.query_string)
         return self._query_params
 
@@ -66,6 +66,7 @@ class Request:
 
     def form(self):
         """The body as an application/x-www-form-urlencoded dict of lists."""
+        from .protocol import parse_query
         return parse_query(self.body)
 
     def __repr__(self):

@@ -74,6 +74,8 @@ class Server:
 
     def __init__(self, app):
         self.app = app
+        if not app.max_connections:
+            app.max_connections = runtime.MAX_CONNECTIONS
         self.connections = set()
         self.stopping = False
         self._stop = None
