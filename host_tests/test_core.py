@@ -302,3 +302,43 @@ def test_memory_error_answers_503_and_server_goes_on(app):
 def test_shutdown_from_sync_handler_last(app):
     assert get(app, "/sync-shutdown")[0] == 200
     assert app.wait(10) == 0
+
+
+def test_sync_handlers_run_in_worker_threads_on_cpython(app):
+    if app.runtime != "cpython":
+        pytest.skip("MicroPython runs sync handlers inline, by design")
+    import threading
+    results = {}
+
+    def slow():
+        results["slow"] = get(app, "/blocking")[2]
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    time.sleep(0.1)
+    start = time.monotonic()
+    assert get(app, "/list")[0] == 200
+    assert time.monotonic() - start < 0.4  # not stuck behind the sleeping handler
+    thread.join(5)
+    assert results["slow"] == b"woke"
+
+
+def test_server_runs_beside_other_tasks(serve):
+    server = serve(REPO / "host_tests" / "apps" / "background_app.py")
+    time.sleep(0.3)
+    status, _, body = server.request("GET", "/ticks")
+    assert status == 200 and json.loads(body)["ticks"] >= 3
+    assert server.request("GET", "/stop")[2] == b"bye"
+    assert server.wait(10) == 0
+    assert "server returned after True" in server.output()
+
+
+def test_sigterm_and_sigint_shut_down_gracefully(serve, runtime):
+    if runtime != "cpython":
+        pytest.skip("signals are handled by the CPython shim")
+    import signal
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        server = serve(REPO / "host_tests" / "apps" / "background_app.py")
+        server.process.send_signal(signum)
+        assert server.wait(10) == 0
+        assert "server returned after" in server.output()

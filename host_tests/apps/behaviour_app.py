@@ -178,6 +178,13 @@ async def memory(request):
         hog.append(bytearray(4096))
 
 
+@app.get("/blocking")
+def blocking(request):
+    import time
+    time.sleep(0.5)
+    return "woke"
+
+
 @app.post("/shutdown")
 async def shutdown(request):
     request.app.shutdown()

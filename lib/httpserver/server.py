@@ -86,8 +86,8 @@ class Server:
         listener, app.port = await runtime.listen(
             self._accept, host, port, app.max_connections, ssl)
         self.scheme = "https" if ssl is not None else "http"
-        runtime.announce("Serving on %s://%s:%d/" % (self.scheme, host, app.port))
         runtime.install_signal_handlers(app)
+        runtime.announce("Serving on %s://%s:%d/" % (self.scheme, host, app.port))
         watchdog = asyncio.create_task(self._watch())
         try:
             await self._stop.wait()
