@@ -299,11 +299,6 @@ def test_memory_error_answers_503_and_server_goes_on(app):
     assert get(app, "/list")[0] == 200
 
 
-def test_shutdown_from_sync_handler_last(app):
-    assert get(app, "/sync-shutdown")[0] == 200
-    assert app.wait(10) == 0
-
-
 def test_sync_handlers_run_in_worker_threads_on_cpython(app):
     if app.runtime != "cpython":
         pytest.skip("MicroPython runs sync handlers inline, by design")
@@ -342,3 +337,8 @@ def test_sigterm_and_sigint_shut_down_gracefully(serve, runtime):
         server.process.send_signal(signum)
         assert server.wait(10) == 0
         assert "server returned after" in server.output()
+
+
+def test_shutdown_from_sync_handler_last(app):
+    assert get(app, "/sync-shutdown")[0] == 200
+    assert app.wait(10) == 0
