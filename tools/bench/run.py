@@ -167,14 +167,14 @@ class Env:
         self.md_src = os.path.dirname(os.path.dirname(os.path.abspath(microdot.__file__)))
         self.md_version = getattr(microdot, "__version__", "?")
         self.build = {}
-        # MicroPython always searches '' first: run it from an empty directory so the
-        # build directories are not picked up as namespace packages.
-        self.cwd = os.path.join(self.tmp, "cwd")
-        os.makedirs(self.cwd)
+        # MicroPython runs in tmp and finds the builds by relative paths of equal length
+        # (lib-hs, lib-md): module __file__ strings live on the heap, so this keeps the
+        # figures independent of where the temporary directory is.
+        self.cwd = self.tmp
 
     def compile(self, lib, src_root, pkg):
         """mpy-cross every .py of package `pkg` under src_root into tmp/<lib>/."""
-        out_root = os.path.join(self.tmp, lib)
+        out_root = os.path.join(self.tmp, "lib-" + LIBS[lib][2])
         pkg_dir = os.path.join(src_root, pkg)
         if os.path.isfile(pkg_dir + ".py"):
             files = [pkg + ".py"]
@@ -196,7 +196,7 @@ class Env:
 
     def mp_env(self, lib):
         env = dict(os.environ)
-        env["MICROPYPATH"] = ".frozen:" + self.build[lib]
+        env["MICROPYPATH"] = ".frozen:" + os.path.relpath(self.build[lib], self.cwd)
         return env
 
     def py_env(self, lib):
@@ -206,9 +206,9 @@ class Env:
         return env
 
 
-LIBS = {  # lib -> (app script, package name)
-    "httpserver": ("hs_app.py", "httpserver"),
-    "microdot": ("md_app.py", "microdot"),
+LIBS = {  # lib -> (app script, package name, short name)
+    "httpserver": ("hs_app.py", "httpserver", "hs"),
+    "microdot": ("md_app.py", "microdot", "md"),
 }
 
 
@@ -554,7 +554,7 @@ def render_markdown(res):
     L.append("|---|---:|---:|---:|")
     rows = [
         ("heap growth of `import` (bytes)", "import"),
-        ("… of which the library itself, asyncio already imported", "import_lib_only"),
+        ("heap growth of `import`, asyncio already imported (bytes)", "import_lib_only"),
         ("heap of the running five-route app (bytes)", "app_heap"),
         ("heap per idle connection (bytes)", "idle_conn"),
         ("heap per idle keep-alive connection after a request (bytes)", "idle_conn_keepalive"),
@@ -679,6 +679,7 @@ def main():
     ap.add_argument("--duration", type=int, help="whole seconds per wrk run")
     ap.add_argument("--repeats", type=int, help="wrk runs per cell (median is reported)")
     ap.add_argument("--only", choices=["micropython", "cpython"], help="run one half only")
+    ap.add_argument("--no-load", action="store_true", help="memory measurements only, no wrk")
     ap.add_argument("--libs", default="httpserver,microdot",
                     help="comma-separated subset of httpserver,microdot")
     ap.add_argument("--httpserver-path", default=os.path.join(REPO, "lib"),
@@ -700,8 +701,9 @@ def main():
            "machine": machine_info(env), "micropython": {}}
     try:
         if args.only != "cpython":
-            run_micropython(env, libs, res, duration, repeats, quick=args.quick)
-        if args.only != "micropython":
+            run_micropython(env, libs, res, duration, repeats, quick=args.quick,
+                            load=not args.no_load)
+        if args.only != "micropython" and not args.no_load:
             run_cpython(env, libs, res, duration, repeats, quick=args.quick)
     finally:
         shutil.rmtree(env.tmp, ignore_errors=True)
@@ -721,7 +723,7 @@ def main():
     log("wrote %s/latest.{json,md,png} in %ds" % (args.out, res["elapsed_s"]))
 
 
-def run_micropython(env, libs, res, duration, repeats, quick):
+def run_micropython(env, libs, res, duration, repeats, quick, load=True):
     srcs = {"httpserver": env.hs_src, "microdot": env.md_src}
     for lib in libs:
         env.compile(lib, srcs[lib], LIBS[lib][1])
@@ -733,6 +735,8 @@ def run_micropython(env, libs, res, duration, repeats, quick):
         r["min_heap_k"] = smallest_heap(env, lib, confirm=1 if quick else 2)
         log("  " + ", ".join("%s=%s" % kv for kv in r.items()))
         res["micropython"][lib] = r
+    if not load:
+        return
     log("MicroPython load (wrk), %d x %gs per cell" % (repeats, duration))
     servers = [mp_server(env, lib, cpu=1) for lib in libs]
     try:
