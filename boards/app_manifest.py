@@ -5,12 +5,22 @@
 # MicroPython runs this file with its manifest API (package, module, ...) and
 # with the current directory set to this file's folder, so relative paths work.
 # boot.py and main.py stay on the filesystem: the firmware only runs them from
-# there (deploy.py copies them, with config.json). Modules with "cpython" in
-# their name are CPython-only shims and are left out, as deploy.py does.
+# there (deploy.py copies them, with config.json). CPython-only modules are
+# left out, by the rule deploy.py uses: "cpython" in the name, or "CPython
+# only" / "never imported on a board" in the first lines.
 import os
+import re
 
 _LIB = "../lib"
 _DEVICE = "../device"
+
+
+def _cpython_only(path):
+    if "cpython" in os.path.basename(path):
+        return True
+    with open(path) as f:
+        head = "".join(f.readline() for _ in range(12))
+    return re.search(r"cpython only|never imported on a board", head, re.I) is not None
 
 
 def _board_modules(folder, top=True):
@@ -20,7 +30,7 @@ def _board_modules(folder, top=True):
         path = os.path.join(folder, name)
         if os.path.isdir(path) and name != "__pycache__":
             names += [name + "/" + sub for sub in _board_modules(path, False)]
-        elif name.endswith(".py") and "cpython" not in name:
+        elif name.endswith(".py") and not _cpython_only(path):
             if not (top and name in ("boot.py", "main.py")):
                 names.append(name)
     return names

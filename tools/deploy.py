@@ -188,6 +188,28 @@ def mpy_cross_version(exe):
     return int(m.group(1)), int(m.group(2) or 0)
 
 
+CPYTHON_ONLY_RE = re.compile(r"cpython only|never imported on a board", re.I)
+
+
+def cpython_only(path, exclude=("*cpython*.py",)):
+    """True for a module that only runs on CPython, never on a board.
+
+    Such a module has "cpython" in its name, or says "CPython only" or
+    "never imported on a board" in its first lines (its header comment).
+    """
+    path = Path(path)
+    if path.suffix != ".py":
+        return False
+    if any(path.match(pat) for pat in exclude):
+        return True
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            head = "".join(f.readline() for _ in range(12))
+    except OSError:
+        return False
+    return bool(CPYTHON_ONLY_RE.search(head))
+
+
 def source_files(lib_dir, device_dir, exclude):
     """[(local path, remote path)] for lib/httpserver and device/."""
     out = []
@@ -199,12 +221,13 @@ def source_files(lib_dir, device_dir, exclude):
                 continue
             if any(part.startswith(".") for part in rel.split("/")):
                 continue
-            if path.suffix == ".py" and any(Path(rel).match(pat) for pat in exclude):
+            if cpython_only(path, exclude):
                 continue
             out.append((path, remote_prefix + rel))
 
     walk(Path(lib_dir) / "httpserver", "lib/httpserver/")
-    walk(device_dir, "")
+    if device_dir is not None:
+        walk(device_dir, "")
     return out
 
 
@@ -429,13 +452,28 @@ class Board:
                           % (timeout, tail))
 
 
+# -- package.json for mip ---------------------------------------------------------
+def package_json(lib_dir=LIB, exclude=("*cpython*.py",)):
+    """The mip manifest installing lib/httpserver alone (relative URLs)."""
+    files = [remote for _, remote in source_files(lib_dir, None, list(exclude))]
+    version = None
+    m = re.search(r'^__version__\s*=\s*["\']([^"\']+)', (Path(lib_dir) / "httpserver" / "__init__.py")
+                  .read_text(), re.M)
+    if m:
+        version = m.group(1)
+    pkg = {"urls": [[f[len("lib/"):], f] for f in files if f.endswith(".py")], "deps": []}
+    if version:
+        pkg["version"] = version
+    return json.dumps(pkg, indent=2) + "\n"
+
+
 # -- the command ---------------------------------------------------------------
 def parse_args(argv):
     ap = argparse.ArgumentParser(
         prog="deploy.py", description=__doc__.split("\n\n")[0],
         epilog="Known boards: " + ", ".join(known_boards()))
-    ap.add_argument("--board", required=True, help="board name (boards/<name>/board.json)")
-    ap.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB0")
+    ap.add_argument("--board", help="board name (boards/<name>/board.json)")
+    ap.add_argument("--port", help="serial port of the board, e.g. /dev/ttyUSB0")
     ap.add_argument("--dry-run", action="store_true",
                     help="compile and compare with the board, but change nothing on it")
     ap.add_argument("--no-mpy", action="store_true", help="copy .py sources instead of .mpy")
@@ -452,7 +490,12 @@ def parse_args(argv):
     ap.add_argument("--device", default=str(DEVICE), help="device app folder (default: device/)")
     ap.add_argument("--exclude", action="append", default=["*cpython*.py"],
                     help="glob of CPython-only modules not to copy (default: *cpython*.py)")
-    return ap.parse_args(argv)
+    ap.add_argument("--update-package-json", action="store_true",
+                    help="rewrite package.json (for mpremote mip) from lib/httpserver and exit")
+    args = ap.parse_args(argv)
+    if not args.update_package_json and not (args.board and args.port):
+        ap.error("--board and --port are required")
+    return args
 
 
 def deploy(args, environ=os.environ):
@@ -559,6 +602,10 @@ def deploy(args, environ=os.environ):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.update_package_json:
+        (REPO / "package.json").write_text(package_json(args.lib, args.exclude))
+        say("wrote %s" % (REPO / "package.json"))
+        return 0
     try:
         url = deploy(args)
     except UsageError as e:
