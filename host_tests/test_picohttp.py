@@ -30,10 +30,14 @@ def split(raw):
 
 @pytest.fixture(scope="module", params=RUNTIMES)
 def app(request, tmp_path_factory):
-    server = start_server(request.param, APP, tmp_path_factory.mktemp("pico"), args=("threads",))
+    # Under MicroPython, loaded from .py source with the heap capped, as on a board.
+    heapsize = "128K" if request.param == "micropython" else None
+    server = start_server(request.param, APP, tmp_path_factory.mktemp("pico"), args=("threads",),
+                          heapsize=heapsize)
     server.runtime = request.param
     yield server
-    server.stop()
+    output = server.stop()
+    assert "MemoryError" not in output, output
 
 
 # The seed's example, as written ---------------------------------------------------

@@ -23,6 +23,7 @@ import sys as _sys
 
 from httpserver import App as _App
 from httpserver import Response as _Response
+from httpserver.protocol import parse_query as _parse_query
 
 __all__ = ["HttpServer", "HttpRequest", "HttpResponse"]
 
@@ -78,9 +79,8 @@ def _segments(path):
 
 
 def _query(query_string):
-    from httpserver.protocol import parse_query
     query = {}
-    for name, values in parse_query(query_string).items():
+    for name, values in _parse_query(query_string).items():
         query[name] = values[-1]
     return query
 
@@ -125,10 +125,12 @@ def _build_reply(response):
             continue  # the server always closes, and says so
         if lower == "content-type":
             content_type = None
-        headers[name] = str(value)
-    reply = _Reply(body, status, headers, content_type if body else None, protocol)
-    reply.head()  # a header with a line break fails here, as a 500, not mid-write
-    return reply
+        value = str(value)
+        if "\n" in name or "\r" in name or "\n" in value or "\r" in value:
+            # Caught here it is a 500; in the server it would cut the connection.
+            raise ValueError("line break in response header %r" % name)
+        headers[name] = value
+    return _Reply(body, status, headers, content_type if body else None, protocol)
 
 
 def _log(exc):
