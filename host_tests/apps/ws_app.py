@@ -6,7 +6,7 @@ import sys
 from httpserver import App
 from httpserver.websocket import WebSocketClosed, websocket
 
-app = App(max_connections=8, shutdown_timeout=0.5, read_timeout=2.0)
+app = App(max_connections=8, shutdown_timeout=0.5, read_timeout=2.0, keepalive_timeout=0.3)
 events = []
 
 
@@ -65,6 +65,12 @@ async def record(request, ws):
 @app.get("/events")
 async def get_events(request):
     return {"events": events}
+
+
+@app.post("/shutdown")
+async def shutdown(request):
+    request.app.shutdown()
+    return {"stopping": True}
 
 
 @app.get("/plain")

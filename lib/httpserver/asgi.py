@@ -18,7 +18,7 @@ from .response import error_response
 from .websocket import MESSAGE_TOO_BIG, WebSocket, WebSocketClosed, WebSocketResponse, run
 
 # The ASGI server frames the message and manages the connection.
-_SKIP_HEADERS = (b"keep-alive", b"transfer-encoding", b"upgrade")
+_SKIP_HEADERS = (b"keep-alive", b"transfer-encoding")
 _SCHEMES = {"ws": "http", "wss": "https"}
 
 

@@ -348,6 +348,8 @@ class WebSocket:
         # closing the socket does not reset it before our close frame is read.
         read = self._conn.read_exact
         while True:
+            if self._skip > 65536:
+                return  # not worth reading through: just close
             while self._skip:
                 count = min(self._skip, _PIECE)
                 await read(count)
@@ -411,7 +413,10 @@ class WebSocketResponse(Response):
 
     async def write(self, writer, send_body, connection="", version="HTTP/1.1"):
         # The server's Connection value (close) does not apply: ours is Upgrade.
-        writer.write(self.head())
+        head = self.head()
+        if head.startswith(b"HTTP/1.1 101 \r\n"):
+            head = b"HTTP/1.1 101 Switching Protocols" + head[13:]
+        writer.write(head)
         await writer.drain()
         if self.status_code != 101:
             return  # an after_request hook turned the upgrade down
