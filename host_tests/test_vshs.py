@@ -279,6 +279,8 @@ def test_missing_routes_folder_is_a_clear_error(runtime, tmp_path):
 def test_precompiled_route_on_micropython(runtime, tmp_path):
     if runtime != "micropython":
         pytest.skip(".mpy route files are a MicroPython feature")
+    if shutil.which("mpy-cross") is None:
+        pytest.skip("mpy-cross is not installed")
     folder = tmp_path / "routes" / "compiled" / "{n}"
     folder.mkdir(parents=True)
     source = folder / "GET.py"
