@@ -15,10 +15,16 @@
 3. writes /config.json: the board's figures from boards/<BOARD>/board.json,
    the Wi-Fi credentials and the HTTP port. The credentials come from
    --wifi FILE, else the environment (WIFI_SSID, WIFI_PASSWORD), else
-   boards/wifi.json; a credentials file must be ignored by git, never tracked;
+   boards/wifi.json (or the file $HTTPSERVER_WIFI_FILE names), as JSON
+   {"ssid": ..., "password": ...} or KEY=VALUE lines (WIFI_SSID=...,
+   WIFI_PASSWORD=...); a credentials file must be ignored by git, never
+   tracked, and deploy stops if none of these gives an SSID and password;
 4. soft-resets the board (Ctrl-D at the friendly REPL: boot.py, then main.py)
    and follows its console until it prints the URL it serves
    (a line containing http://IP:PORT/), then prints that URL.
+
+Modules that only run on CPython are never copied: "cpython" in the file
+name, or "CPython only" / "never imported on a board" in the first lines.
 
 config.json keys (all boards; read by device/boot.py and device/main.py):
     board, title, firmware, platform     which board this is (boards/<name>)
@@ -56,7 +62,7 @@ REPO = Path(__file__).resolve().parent.parent
 BOARDS = REPO / "boards"
 LIB = REPO / "lib"
 DEVICE = REPO / "device"
-DEFAULT_WIFI_FILE = BOARDS / "wifi.json"
+DEFAULT_WIFI_FILE = Path(os.environ.get("HTTPSERVER_WIFI_FILE") or BOARDS / "wifi.json")
 TMP_SUFFIX = ".deploy-tmp"
 CHUNK = 1024  # bytes of file data per REPL command
 URL_RE = re.compile(r"http://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d+)/\S*")
@@ -92,6 +98,13 @@ def load_board(name):
 
 
 # -- credentials ---------------------------------------------------------------
+def _shown(path):
+    try:
+        return Path(path).resolve().relative_to(REPO)
+    except ValueError:
+        return path
+
+
 def _git(args, cwd):
     try:
         return subprocess.run(["git"] + args, cwd=cwd, capture_output=True, text=True).returncode
@@ -150,7 +163,7 @@ def credentials(wifi_file, environ):
         raise UsageError(
             "no Wi-Fi credentials: set WIFI_SSID and WIFI_PASSWORD, or create %s "
             '(git-ignored) containing {"ssid": "...", "password": "..."}, or pass --wifi FILE'
-            % DEFAULT_WIFI_FILE.relative_to(REPO))
+            % _shown(DEFAULT_WIFI_FILE))
     if not ssid:
         raise UsageError("no Wi-Fi SSID in %s" % source)
     if password is None:
@@ -575,14 +588,19 @@ def deploy(args, environ=os.environ):
 
         paths = [remote for _, remote in plan]
         stale_candidates = [c for c in (counterpart(p) for p in paths) if c]
-        remote_hash, listing = board.hashes(paths + stale_candidates, ["lib/httpserver"])
+        leftovers = [p + TMP_SUFFIX for p in paths]  # from a deploy cut off half way
+        remote_hash, listing = board.hashes(paths + stale_candidates + leftovers, ["lib/httpserver"])
         changed = [(data, remote) for data, remote in plan
                    if remote_hash.get(remote) != hashlib.sha256(data).hexdigest()]
         stale = [c for c in stale_candidates if remote_hash.get(c) is not None]
+        changed_paths = set(remote for _, remote in changed)
+        stale += [t for t in leftovers
+                  if remote_hash.get(t) is not None and t[:-len(TMP_SUFFIX)] not in changed_paths]
         owned = set(p for p in paths if p.startswith("lib/httpserver/"))
         for name in listing.get("lib/httpserver") or []:
             p = "lib/httpserver/" + name
-            if p not in owned and p not in stale and not name.endswith(TMP_SUFFIX):
+            if p not in owned and p not in stale and not (
+                    name.endswith(TMP_SUFFIX) and p[:-len(TMP_SUFFIX)] in changed_paths):
                 stale.append(p)
         say("%d files: %d to copy, %d unchanged, %d stale to remove"
             % (len(plan), len(changed), len(plan) - len(changed), len(stale)))

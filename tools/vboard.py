@@ -69,6 +69,7 @@ FILE_MARGIN = 4  # fds beyond stdio and the socket limit, for open files
 # cost no heap, so their heap use is measured and added to the cap).
 BOOT_CODE = """\
 def _vboard_boot(with_main):
+    print("\\x06", end="")
     import sys, network, machine
     for name in ("boot.py", "main.py") if with_main else ("boot.py",):
         try:
@@ -364,6 +365,15 @@ class VBoard:
                 if not self.cbuf.startswith(b"OK"):
                     sys.stderr.write("vboard: boot code refused: %r\n" % self.cbuf)
                 self.cbuf = self.cbuf[2:]
+                self.phase = "started"
+            elif ph == "started":
+                # The start-up code prints ACK once it runs: from then on a
+                # SIGINT reaches MicroPython's handler (before, it would be lost).
+                i = self.cbuf.find(b"\x06")
+                if i < 0:
+                    return
+                self._boot_output(self.cbuf[:i])
+                self.cbuf = self.cbuf[i + 1:]
                 self.phase = "boot_out"
                 if self.pending_intr:
                     self._interrupt()

@@ -1,0 +1,87 @@
+"""The code that runs on boards type-checks against MicroPython's stubs
+(micropython-esp32-stubs, micropython-rp2-rpi_pico_w-stubs), so that nothing
+CPython-only slips into it. See tools/typecheck/check.py.
+
+The stub packages are pip-installed into tools/typecheck/.stubs/ on first use
+(or ahead of time: python tools/typecheck/check.py --install)."""
+import importlib.util
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+pytest.importorskip("mypy", reason="mypy is not installed (pip install mypy)")
+
+
+def load_check():
+    spec = importlib.util.spec_from_file_location("typecheck_under_test",
+                                                  REPO / "tools" / "typecheck" / "check.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+check = load_check()
+STUB_SETS = sorted(check.STUB_SETS)
+
+
+@pytest.mark.parametrize("stubs", STUB_SETS)
+def test_board_code_has_no_cpython_only_api(stubs):
+    failing, other, files = check.check(stubs)
+    names = {f.name for f in files}
+    assert "__init__.py" in names and "main.py" in names, "nothing checked: %s" % names
+    assert not any(check._deploy().cpython_only(f) for f in files)
+    assert not failing, "CPython-only API in board code:\n" + "\n".join(check.fmt(e) for e in failing)
+
+
+@pytest.mark.parametrize("stubs", STUB_SETS)
+def test_the_check_catches_cpython_only_code(stubs, tmp_path):
+    """The check can fail: CPython-only modules and functions are caught.
+
+    (Methods of builtin types and os/sys functions are not: the stub packages'
+    reduced stdlib still lists CPython's. The behaviour tests on the unix port
+    cover those.)"""
+    bad = tmp_path / "bad_module.py"
+    bad.write_text(textwrap.dedent("""\
+        import logging
+        import time
+        import asyncio
+        import socket
+
+
+        def uptime():
+            return time.monotonic()
+
+
+        async def loop_time():
+            return asyncio.get_running_loop().time()
+
+
+        def name():
+            return socket.gethostname()
+        """))
+    good = tmp_path / "good_module.py"
+    good.write_text(textwrap.dedent("""\
+        import time
+        import gc
+
+
+        def uptime_ms():
+            return time.ticks_diff(time.ticks_ms(), 0)
+
+
+        def free():
+            gc.collect()
+            return gc.mem_free()
+        """))
+    failing, _, _ = check.check(stubs, files=[bad])
+    text = "\n".join(check.fmt(e) for e in failing)
+    assert "logging" in text
+    assert "monotonic" in text
+    assert "get_running_loop" in text
+    assert "gethostname" in text
+    failing, _, _ = check.check(stubs, files=[good])
+    assert not failing, "\n".join(check.fmt(e) for e in failing)
