@@ -397,3 +397,42 @@ def test_shutdown_closes_open_websockets_with_1001(runtime, tmp_path):
         assert server.wait(10) == 0
     finally:
         server.stop()
+
+
+def test_micropython_max_size_messages_in_a_small_heap(tmp_path):
+    # As deployed: the library compiled with mpy-cross, the app from source,
+    # a 144K heap; two connections open, 4 KiB (the board default maximum)
+    # messages both ways, text and binary, whole and fragmented.
+    import shutil
+    import subprocess
+    if shutil.which("mpy-cross") is None:
+        pytest.skip("mpy-cross is not installed")
+    package = tmp_path / "lib" / "httpserver"
+    package.mkdir(parents=True)
+    for source in (REPO / "lib" / "httpserver").glob("*.py"):
+        subprocess.run(["mpy-cross", "-o", str(package / (source.stem + ".mpy")), str(source)],
+                       check=True)
+    server = start_server("micropython", APP, tmp_path, heapsize="144K",
+                          env={"MICROPYPATH": ".frozen:%s" % (tmp_path / "lib")})
+
+    async def talk():
+        first = await connect(url(server, "/ws/default-limit"), max_size=None)
+        second = await connect(url(server, "/ws/default-limit"), max_size=None)
+        for round in range(6):
+            for index, ws in enumerate((first, second)):
+                message = bytes([index]) * 4096 if round % 2 else "é" * 2048
+                await ws.send(message)
+                assert await ws.recv() == message
+        await first.send(["a" * 2000, "b" * 2096])
+        assert await first.recv() == "a" * 2000 + "b" * 2096
+        await first.send("c" * 4097)
+        with pytest.raises(ConnectionClosed):
+            await first.recv()
+        await second.close()
+        return first.close_code
+
+    try:
+        assert run(talk()) == 1009
+    finally:
+        output = server.stop()
+    assert "MemoryError" not in output and "Traceback" not in output, output

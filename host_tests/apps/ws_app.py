@@ -22,6 +22,12 @@ async def echo(request, ws):
         await ws.send(message)
 
 
+@websocket(app, "/ws/default-limit")
+async def default_limit(request, ws):
+    async for message in ws:
+        await ws.send(message)
+
+
 @websocket(app, "/ws/private")
 async def private(request, ws):
     await ws.send("welcome")

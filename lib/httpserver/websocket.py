@@ -98,24 +98,30 @@ def _strict_utf8(data):
 
 
 def _unmask(data, mask):
-    """XOR data with the 4-byte mask, a piece at a time through int."""
+    """XOR data with the 4-byte mask, through int (C speed on both runtimes)."""
     size = len(data)
     if not size:
         return b""
     if size <= _PIECE:
         key = (mask * (size // 4 + 1))[:size]
         return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
-    out = bytearray(size)
+    out = bytearray(data)
+    _unmask_into(memoryview(out), mask)
+    return out
+
+
+def _unmask_into(view, mask):
+    # In place, a piece at a time, so that the heap only ever holds a few
+    # small temporaries besides the payload itself.
+    size = len(view)
     whole = int.from_bytes(mask * (_PIECE // 4), "big")
-    view = memoryview(data)
     start = 0
     while start < size:
         count = min(_PIECE, size - start)
         key = whole if count == _PIECE else whole >> ((_PIECE - count) * 8)
-        out[start:start + count] = (
+        view[start:start + count] = (
             int.from_bytes(view[start:start + count], "big") ^ key).to_bytes(count, "big")
         start += count
-    return out
 
 
 def frame(opcode, payload, fin=True):
@@ -192,7 +198,7 @@ class WebSocket:
         size = 0
         while True:
             fin, opcode, length, mask = await self._header(size)
-            payload = _unmask(await self._conn.read_exact(length), mask) if length else b""
+            payload = await self._payload(length, mask) if length else b""
             if opcode >= CLOSE:
                 await self._control(opcode, payload)
                 continue
@@ -247,6 +253,30 @@ class WebSocket:
             self._skip = 4 + length
             raise _Fail(MESSAGE_TOO_BIG, "message too big")
         return fin, opcode, length, await read(4)
+
+    async def _payload(self, length, mask):
+        conn = self._conn
+        readinto = getattr(conn.reader, "readinto", None)
+        if readinto is None or length <= 256:
+            return _unmask(await conn.read_exact(length), mask)
+        # MicroPython: read straight into one buffer and unmask it in place;
+        # reading into pieces and joining them would fragment a small heap.
+        data = bytearray(length)
+        view = memoryview(data)
+        buffered = conn.buffer
+        got = min(len(buffered), length)
+        if got:
+            view[:got] = buffered[:got]
+            conn.buffer = buffered[got:]
+        while got < length:
+            count = await readinto(view[got:])
+            if count is None:
+                continue  # TLS: a record without application data
+            if not count:
+                raise EOFError
+            got += count
+        _unmask_into(view, mask)
+        return data
 
     async def _control(self, opcode, payload):
         if opcode == PING:
