@@ -1,5 +1,5 @@
 # Serve an app module's `app` under uvicorn instead of App.run, for the
-# ASGI tests: python asgi_serve.py MODULE [--certfile C --keyfile K] [--ws none]
+# ASGI tests: python asgi_serve.py MODULE [--certfile C --keyfile K] [--http h11|httptools]
 #
 # The module may call app.run() at import (behaviour_app.py does): that call
 # is turned into a no-op here. The listening socket is bound before uvicorn
@@ -20,6 +20,9 @@ def main():
     parser.add_argument("--certfile")
     parser.add_argument("--keyfile")
     parser.add_argument("--ws", default="auto")
+    # h11 by default, whatever else is installed: httptools spells header
+    # names in lowercase and chunks HTTP/1.0 responses, which some checks see.
+    parser.add_argument("--http", default="h11")
     options = parser.parse_args()
 
     httpserver.App.run = lambda self, *args, **kwargs: None
@@ -32,7 +35,7 @@ def main():
     sock.listen(128)
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, timeout_keep_alive=1, lifespan="on",
-        ws=options.ws, ssl_certfile=options.certfile, ssl_keyfile=options.keyfile,
+        http=options.http, ws=options.ws, ssl_certfile=options.certfile, ssl_keyfile=options.keyfile,
         timeout_graceful_shutdown=2)
     scheme = "https" if options.certfile else "http"
     print("Serving on %s://127.0.0.1:%d/" % (scheme, sock.getsockname()[1]), flush=True)
