@@ -2,7 +2,7 @@
 """Side-by-side benchmark: httpserver vs microdot 2.7.0 (MicroPython unix port and
 CPython), plus uvicorn+starlette and a raw asyncio server on CPython.
 
-    python tools/bench/run.py            # full run (about 7 minutes on 2 cores)
+    python tools/bench/run.py            # full run (about 6 minutes on 2 cores)
     python tools/bench/run.py --quick    # short runs, fewer repeats (under 2 minutes)
 
 Writes tools/bench/results/latest.{json,md,png} (change with --out) and prints the table.
@@ -163,9 +163,12 @@ class Env:
         self.wrk = shutil.which("wrk")
         self.tmp = tempfile.mkdtemp(prefix="httpserver-bench-")
         self.hs_src = os.path.abspath(args.httpserver_path)
-        import microdot
-        self.md_src = os.path.dirname(os.path.dirname(os.path.abspath(microdot.__file__)))
-        self.md_version = getattr(microdot, "__version__", "?")
+        try:
+            import microdot
+            self.md_src = os.path.dirname(os.path.dirname(os.path.abspath(microdot.__file__)))
+            self.md_version = getattr(microdot, "__version__", "?")
+        except ImportError:
+            self.md_src, self.md_version = None, "(not installed)"
         self.build = {}
         # MicroPython runs in tmp and finds the builds by relative paths of equal length
         # (lib-hs, lib-md): module __file__ strings live on the heap, so this keeps the
@@ -494,6 +497,7 @@ def machine_info(env):
         except Exception:
             vers[mod] = None
     return {
+        "loadavg_before": [round(x, 2) for x in os.getloadavg()],
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
         "python": platform.python_version(), "micropython": mpver, "wrk": wrkver,
@@ -536,18 +540,8 @@ def targets(res):
     return checks
 
 
-def render_markdown(res):
+def render_micropython(L, res, h, m):
     info = res["machine"]
-    L = []
-    L.append("Measured %s on %s (%s cores), Linux %s; MicroPython %s; CPython %s; %s. "
-             "Server pinned to one core, wrk (1 thread) to the other; GET /hello; "
-             "%d runs of %gs per cell, alternating servers; medians."
-             % (info["date"], info["cpu"], info["cores"], info["kernel"],
-                info["micropython"], info["python"], info["wrk"],
-                res["settings"]["repeats"], res["settings"]["duration"]))
-    L.append("")
-    mp = res["micropython"]
-    h, m = mp.get("httpserver", {}), mp.get("microdot", {})
     L.append("**MicroPython unix port (64-bit), both libraries compiled with mpy-cross**")
     L.append("")
     L.append("| | httpserver | microdot %s | ratio |" % info["microdot"])
@@ -567,7 +561,7 @@ def render_markdown(res):
         L.append("| %s | %s | %s | %s |" % (label, fmt_bytes(a), fmt_bytes(b),
                                             fmt_ratio(ratio(a, b))))
     rps = res.get("mp_rps", {})
-    for c in CONFIGS:
+    for c in CONFIGS if rps else ():
         cn = cfg_name(*c)
         a = rps.get("httpserver/mpy", {}).get(cn, {}).get("median")
         b = rps.get("microdot/mpy", {}).get(cn, {}).get("median")
@@ -575,6 +569,24 @@ def render_markdown(res):
             cn, fmt_bytes(round(a)) if a else "–", fmt_bytes(round(b)) if b else "–",
             fmt_ratio(ratio(a, b))))
     L.append("")
+
+
+def render_markdown(res):
+    info = res["machine"]
+    L = []
+    L.append("Measured %s on %s (%s cores), Linux %s; MicroPython %s; CPython %s; %s. "
+             "Server pinned to one core, wrk (1 thread) to the other; GET /hello; "
+             "%d runs of %gs per cell, alternating servers; medians. "
+             "Load average (1 min) %.2f before the run, %.2f after."
+             % (info["date"], info["cpu"], info["cores"], info["kernel"],
+                info["micropython"], info["python"], info["wrk"],
+                res["settings"]["repeats"], res["settings"]["duration"],
+                info["loadavg_before"][0], info.get("loadavg_after", [0])[0]))
+    L.append("")
+    mp = res["micropython"]
+    h, m = mp.get("httpserver", {}), mp.get("microdot", {})
+    if mp:
+        render_micropython(L, res, h, m)
     cp = res.get("cpython")
     if cp:
         names = list(cp)
@@ -687,13 +699,17 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "results"),
                     help="directory for latest.json, latest.md, latest.png")
     args = ap.parse_args()
-    duration = args.duration or (1 if args.quick else 4)
-    repeats = args.repeats or 3
+    duration = args.duration or (1 if args.quick else 2)
+    repeats = args.repeats or (3 if args.quick else 5)
     libs = [l for l in args.libs.split(",") if l]
+    if any(l not in LIBS for l in libs):
+        sys.exit("--libs: choose from %s" % ",".join(LIBS))
 
     env = Env(args)
     missing = [n for n, p in (("micropython", env.mp), ("mpy-cross", env.mpy_cross),
                               ("wrk", env.wrk)) if not p]
+    if "microdot" in libs and env.md_src is None:
+        missing.append("microdot (pip install microdot==2.7.0)")
     if missing:
         sys.exit("missing tools: %s (see tools/bench/README.md)" % ", ".join(missing))
     t0 = time.monotonic()
@@ -707,6 +723,7 @@ def main():
             run_cpython(env, libs, res, duration, repeats, quick=args.quick)
     finally:
         shutil.rmtree(env.tmp, ignore_errors=True)
+    res["machine"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     res["targets"] = targets(res)
     res["elapsed_s"] = round(time.monotonic() - t0)
     os.makedirs(args.out, exist_ok=True)
