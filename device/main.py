@@ -1,0 +1,13 @@
+"""The status server: the board's live status page (see status.py).
+
+On a board, runs after boot.py: serves http://<board IP>/ from config.json.
+On CPython, from a clone with the package installed (pip install -e .):
+
+    python device/main.py [--port 8000] [--host 127.0.0.1]
+
+serves a simulated board at http://127.0.0.1:8000/. To add your own values
+and routes, see the docstring of status.py.
+"""
+import status
+
+status.run()

@@ -1,0 +1,321 @@
+"""The board's live status pages, on httpserver.
+
+Routes: ``/`` the page (www/index.html.gz, one small file), ``/api/status``
+all values as JSON (null for what the platform cannot tell), ``/events`` the
+same values as Server-Sent Events every couple of seconds.
+
+Add your own value and route in a few lines, in main.py before run()::
+
+    import status
+    from machine import ADC
+
+    soil = ADC(26)
+
+    @status.value("soil_pct", "Soil moisture", "%")
+    def soil_pct():
+        return soil.read_u16() * 100 // 65535
+
+    @status.app.post("/api/pump")
+    async def pump(request):
+        return {"pumping": True}
+
+    status.run()
+
+The value appears on the page (in an "App" card), in /api/status and in
+/events; a value function that raises gives null, like a built-in value.
+The values themselves come from the probe module (see probe.py).
+"""
+import gc
+import json
+import sys
+
+import asyncio
+from httpserver import App, FileResponse, Response, StreamingResponse
+
+import probe as _probe
+
+HTML = "text/html; charset=utf-8"
+CONFIG = "config.json"
+
+cfg = {}          # the board config (config.json), loaded by run() or load_config()
+interval = 2      # seconds between events
+app = App()
+
+_extra = []       # (key, label, unit, function) added with value()
+_probe_obj = None
+_requests = 0     # responses produced
+_inflight = 0     # requests being handled
+_live = {}        # open /events streams: id -> ticks_ms of its latest event
+_cache = None     # (ticks_ms, event bytes): streams share one reading per tick
+
+if "/" in __file__:
+    _HERE = __file__.rsplit("/", 1)[0] + "/"
+else:
+    _HERE = ""
+
+try:
+    from time import ticks_ms as _ticks, ticks_diff as _diff
+except ImportError:  # CPython
+    from time import monotonic as _mono
+
+    def _ticks():
+        return int(_mono() * 1000)
+
+    def _diff(a, b):
+        return a - b
+
+
+def load_config(path=CONFIG):
+    """The board config as a dict ({} when the file is missing or unreadable)."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        return data if isinstance(data, dict) else {}
+    except OSError:
+        return {}
+    except ValueError:
+        print("status: %s is not valid JSON, ignoring it" % path)
+        return {}
+
+
+def value(key, label=None, unit=""):
+    """Decorator: add the function's result to the status values as key."""
+    def register(function):
+        add_value(key, function, label, unit)
+        return function
+    return register
+
+
+def add_value(key, function, label=None, unit=""):
+    """Add a value: function() is called at every reading (keep it quick)."""
+    for i, item in enumerate(_extra):
+        if item[0] == key:
+            del _extra[i]
+            break
+    _extra.append((key, label or key.replace("_", " "), unit, function))
+
+
+def probe():
+    """The platform's probe (made on first use, with cfg)."""
+    global _probe_obj
+    if _probe_obj is None:
+        _probe_obj = _probe.get(cfg)
+    return _probe_obj
+
+
+def read():
+    """All values: the probe's, the server's counters, then the app's own."""
+    data = probe().read()
+    data["requests"] = _requests
+    data["connections"] = _inflight + _streams()
+    for key, label, unit, function in _extra:
+        try:
+            data[key] = function()
+        except MemoryError:
+            raise
+        except Exception:
+            data[key] = None
+    return data
+
+
+def _event():
+    # One reading, as a ready "data:" event, serves every stream for most of
+    # an interval (bytes, so nothing is copied or encoded per stream).
+    global _cache
+    now = _ticks()
+    if _cache is None or _diff(now, _cache[0]) >= interval * 500:
+        _cache = None
+        _cache = (now, b"data: %s\n\n" % json.dumps(read()).encode())
+    return _cache[1]
+
+
+@app.before_request
+async def _count_in(request):
+    global _inflight
+    _inflight += 1
+
+
+@app.after_request
+async def _count_out(request, response):
+    global _inflight, _requests
+    _inflight -= 1
+    _requests += 1
+
+
+def _page_file(name):
+    for path in (_HERE + "www/" + name, "www/" + name):
+        try:
+            open(path, "rb").close()
+            return path
+        except OSError:
+            pass
+    return None
+
+
+@app.get("/")
+@app.get("/status")
+async def index(request):
+    gz = _page_file("index.html.gz")
+    plain = _page_file("index.html")
+    headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    if gz and (not plain or "gzip" in request.headers.get("accept-encoding", "")):
+        # Every browser takes gzip. The board keeps only the gzipped page,
+        # so a client that does not accept it still gets it there.
+        headers["Content-Encoding"] = "gzip"
+        return FileResponse(gz, 200, headers, HTML)
+    if plain:
+        return FileResponse(plain, 200, headers, HTML)
+    return Response("status page missing: www/index.html.gz\n", 404)
+
+
+@app.get("/api/status")
+async def api_status(request):
+    data = json.dumps(read()).encode()
+    return Response(data, 200, {"Cache-Control": "no-cache"}, "application/json")
+
+
+def _streams():
+    """How many /events streams are open.
+
+    A stream that has not asked for its next event for two intervals is
+    gone (the client left and the server dropped it): it stops counting.
+    """
+    now = _ticks()
+    limit = int(interval * 2000) + 2000
+    for key in [k for k in _live if _diff(now, _live[k]) > limit]:
+        del _live[key]
+    return len(_live)
+
+
+class _Events:
+    """The /events stream: a fields event, then a data event every interval.
+
+    An async iterator rather than an async generator: MicroPython has none.
+    """
+
+    def __init__(self):
+        self.sent = 0
+        _live[id(self)] = _ticks()
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self.sent < 0:
+            raise StopAsyncIteration
+        self.sent += 1
+        _live[id(self)] = _ticks()
+        if self.sent == 1:
+            # First the page's field list (app values, labels, units) and
+            # the interval; the browser reconnects after 3 s when cut off.
+            meta = {"interval": interval, "extra": [[k, l, u] for k, l, u, f in _extra]}
+            return "retry: 3000\nevent: fields\ndata: %s\n\n" % json.dumps(meta)
+        if self.sent > 2:
+            await asyncio.sleep(interval)
+            if self.sent < 0:
+                raise StopAsyncIteration
+        return _event()
+
+    async def aclose(self):
+        self.sent = -1
+        _live.pop(id(self), None)
+
+
+@app.get("/events")
+async def events(request):
+    return StreamingResponse(_Events(), 200, {"Cache-Control": "no-cache"}, "text/event-stream")
+
+
+def _args(argv):
+    # --port N --host H --interval S --config PATH (no argparse on a board)
+    opts = {}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        i += 1
+        if a in ("-h", "--help"):
+            print("usage: main.py [--port 8000] [--host 127.0.0.1] [--interval 2] [--config FILE]")
+            raise SystemExit(0)
+        if not a.startswith("--"):
+            continue  # whatever a launcher left in argv
+        if "=" in a:
+            k, v = a[2:].split("=", 1)
+        elif i < len(argv):
+            k, v = a[2:], argv[i]
+            i += 1
+        else:
+            raise SystemExit("main.py: %s needs a value" % a)
+        opts[k] = v
+    return opts
+
+
+async def _housekeeping():
+    # Keeps the probe's uptime wrap-safe even when nobody is looking.
+    while True:
+        await asyncio.sleep(60)
+        probe().read()
+
+
+async def _serve(host, port, wifi):
+    server = asyncio.create_task(app.start_server(host=host, port=port))
+    while app.port is None and not server.done():
+        await asyncio.sleep(0.01)
+    if app.port is not None and host in ("0.0.0.0", ""):
+        # The server announced the address it bound to; this is the one to open.
+        print("Serving on http://%s:%d/" % (wifi and wifi.ip or "127.0.0.1", app.port))
+    if wifi:
+        wifi.start()
+    chores = asyncio.create_task(_housekeeping())
+    try:
+        await server
+    finally:
+        chores.cancel()
+
+
+def run(argv=None):
+    """Start the status server: what main.py does.
+
+    On a board (and the virtual board): reads config.json, joins WiFi (or
+    opens the setup access point), shows the state on the LED, serves on
+    0.0.0.0 at cfg["http_port"] (80) and prints the URL with the board's IP.
+    On CPython: serves a simulated board on --host/--port (127.0.0.1:8000);
+    --config FILE reads a board config there too.
+    """
+    global cfg, interval
+    opts = _args(sys.argv[1:] if argv is None else argv)
+    cpython = sys.implementation.name != "micropython"
+    if "config" in opts or not cpython:
+        cfg = load_config(opts.get("config", CONFIG))
+    iv = opts.get("interval", cfg.get("status_interval_s"))
+    if iv is not None:
+        iv = float(iv)
+        interval = int(iv) if iv == int(iv) else iv
+    if cpython:
+        host = opts.get("host", "127.0.0.1")
+        if host not in ("0.0.0.0", "::", ""):
+            cfg.setdefault("ip", host)
+        probe()
+        app.run(host=host, port=int(opts.get("port", 8000)))
+        return
+    try:
+        import network  # noqa: F401  (absent on a plain unix port)
+        import wifi
+    except ImportError:
+        wifi = None
+    if wifi:
+        wifi.setup(cfg)  # at once if boot.py did it already
+        if wifi.mode == "ap":
+            import wifisetup
+            wifisetup.add_routes(app, cfg, wifi._found)
+    if cfg.get("max_connections"):
+        app.max_connections = int(cfg["max_connections"])
+    probe()
+    host = opts.get("host", "0.0.0.0")
+    port = cfg.get("http_port")
+    port = int(opts.get("port", 80 if port is None else port))
+    import httpserver.server  # noqa: F401  (compiled now, while the heap is emptiest)
+    gc.collect()
+    try:
+        asyncio.run(_serve(host, port, wifi))
+    except KeyboardInterrupt:
+        pass
