@@ -282,13 +282,18 @@ def test_mpy_version_mismatch_stops_with_a_clear_message(tmp_path, vboard):
 # -- the whole way -------------------------------------------------------------
 def test_deploy_real_app_serves_and_redeploy_copies_nothing(tmp_path, vboard):
     """lib/httpserver and device/ of this repo, on a virtual ESP32."""
-    device = REPO / "device"
-    if not (device / "main.py").is_file():  # the device app is written in parallel
+    # a snapshot, so that both deploys see the same sources
+    lib = tmp_path / "repo-lib"
+    shutil.copytree(REPO / "lib" / "httpserver", lib / "httpserver")
+    if (REPO / "device" / "main.py").is_file():
+        device = tmp_path / "repo-device"
+        shutil.copytree(REPO / "device", device)
+    else:  # the device app is written in parallel: until it exists, a stand-in
         device = tiny_app(tmp_path / "tiny", "v1")
     vb = vboard("esp32")
     port = free_port()
     proc = run_deploy(tmp_path, "--board", "esp32", "--port", vb.link, "--http-port", port,
-                      "--device", device, "--timeout", 30)
+                      "--lib", lib, "--device", device, "--timeout", 30)
     url = served_url(proc)
     assert url == "http://127.0.0.1:%d/" % port
     status, body = fetch(url)
@@ -304,7 +309,7 @@ def test_deploy_real_app_serves_and_redeploy_copies_nothing(tmp_path, vboard):
     mtimes = {p: p.stat().st_mtime_ns for p in vb.flash.rglob("*") if p.is_file()}
 
     again = run_deploy(tmp_path, "--board", "esp32", "--port", vb.link, "--http-port", port,
-                       "--device", device, "--timeout", 30)
+                       "--lib", lib, "--device", device, "--timeout", 30)
     assert served_url(again) == url
     assert "0 to copy" in again.stdout and "copying" not in again.stdout, again.stdout
     assert {p: p.stat().st_mtime_ns for p in vb.flash.rglob("*") if p.is_file()} == mtimes
