@@ -61,12 +61,14 @@ RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_BANNER = b'Type "help()" for more information.'
 PROMPT = b">>> "
 OWN_FRAME = b'  File "<stdin>"'
-HOST_QUEUE_MAX = 256 * 1024  # console output kept while nobody reads
+HOST_QUEUE_MAX = 64 * 1024  # console output queued for a slow reader
 FILE_MARGIN = 4  # fds beyond stdio and the socket limit, for open files
 
-# Runs in the fresh interpreter's raw REPL: the firmware's start-up sequence.
-# It imports the stand-ins first (on a board these modules are built in and
-# cost no heap, so their heap use is measured and added to the cap).
+# Runs in the fresh interpreter's raw REPL: the firmware's start-up sequence
+# (boot.py; then main.py, unless boot.py raised or the board is in raw REPL
+# mode; SystemExit soft-resets). It imports the stand-ins first (on a board
+# these modules are built in and cost no heap, so their heap use is measured
+# and added to the cap).
 BOOT_CODE = """\
 def _vboard_boot(with_main):
     print("\\x06", end="")
@@ -84,6 +86,7 @@ def _vboard_boot(with_main):
             raise
         except BaseException as e:
             sys.print_exception(e)
+            return  # as the ports do: no main.py after a failed boot.py
 _vboard_boot(%s)
 del _vboard_boot
 """
@@ -164,6 +167,7 @@ class VBoard:
         self.tail = b""
         self.held = bytearray()
         self.reset_button = False
+        self.connected = False
         self.running = True
         self.tmp = Path(tempfile.mkdtemp(prefix="vboard-"))
         self.fifo_path = self.tmp / "ctl"
@@ -200,13 +204,17 @@ class VBoard:
                 break
             size += self.heap_free - free
         self.heapsize = size
-        self.stub_heap = used
 
     def open_console(self):
-        self.host_fd, self.slave_fd = os.openpty()
-        _set_raw(self.slave_fd)
+        self.host_fd, slave_fd = os.openpty()
+        _set_raw(slave_fd)
+        self.pty_name = os.ttyname(slave_fd)
+        # Not kept open here: the master then reports a hang-up while no
+        # client has the port open, and output goes nowhere, as from a UART.
+        os.close(slave_fd)
         os.set_blocking(self.host_fd, False)
-        self.pty_name = os.ttyname(self.slave_fd)
+        self.hup = select.poll()
+        self.hup.register(self.host_fd, select.POLLIN)
         if self.link.is_symlink() or self.link.exists():
             if not self.link.is_symlink():
                 raise SystemExit("vboard: %s exists and is not a symlink" % self.link)
@@ -286,6 +294,7 @@ class VBoard:
             if kind != "power":
                 self.host_write(b"\r\nvboard: %s reset\r\n" % kind.encode())
             self.reset_cause = kind
+            self.held = bytearray()  # a hard reset loses what was typed ahead
             mode = "friendly"
         self.target_mode = mode
         self._spawn(with_main=(mode == "friendly"))
@@ -300,9 +309,8 @@ class VBoard:
             else:
                 data = re.sub(rb"(?<!\r)\n", b"\r\n", data)
         self.last_out = data[-1:]
-        self.host_out += data
-        if len(self.host_out) > HOST_QUEUE_MAX:  # nobody reads: like a UART, drop
-            del self.host_out[: len(self.host_out) - HOST_QUEUE_MAX]
+        if self.connected:
+            self.host_out += data
         if self.trace:
             sys.stderr.write("vboard> %r\n" % bytes(data))
 
@@ -478,12 +486,18 @@ class VBoard:
         if self.reset_button:
             self.reset_button = False
             self.boot("hard")
-        rfds = [self.host_fd, self.fifo_fd, self.sig_r]
+        # Is a client (mpremote, a terminal) holding the port open?
+        self.connected = not any(ev & select.POLLHUP for _, ev in self.hup.poll(0))
+        if not self.connected:
+            self.host_out = bytearray()
+        rfds = [self.fifo_fd, self.sig_r]
         wfds = []
-        if self.child_fd is not None:
+        if self.connected:
+            rfds.append(self.host_fd)
+        if self.child_fd is not None and len(self.host_out) < HOST_QUEUE_MAX:
             rfds.append(self.child_fd)
-            if self.child_in:
-                wfds.append(self.child_fd)
+        if self.child_fd is not None and self.child_in:
+            wfds.append(self.child_fd)
         if self.host_out:
             wfds.append(self.host_fd)
         try:
