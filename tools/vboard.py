@@ -33,6 +33,11 @@ and `tools/deploy.py --port PATH` talk to it like to a board on a serial port:
 * `network` and the board parts of `machine` come from the clearly marked
   stand-ins in tools/vboard_stubs/ (see their headers); nothing is added to
   lib/ or device/.
+* console output while no client has the port open is lost, as from a UART;
+  open the port first, then reset, to see a boot.
+
+Options: --heap BYTES (another free-heap figure), --no-socket-limit,
+--micropython PATH (the unix port to run), --trace (log console traffic).
 
 The process runs until SIGTERM or SIGINT; it prints one line
 "vboard: <board> ready on <pty> (link <PATH>) ..." when the link exists.
