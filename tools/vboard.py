@@ -131,6 +131,17 @@ def find_micropython(explicit=None):
     return found
 
 
+def _die_with_parent():
+    """Linux: the interpreter gets SIGKILL if this process dies (even by SIGKILL)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 def _set_raw(fd, isig=False):
     """No echo, no line editing, no CR/LF translation; optionally ^C -> SIGINT."""
     attrs = termios.tcgetattr(fd)
@@ -255,6 +266,7 @@ class VBoard:
         def pre():
             os.setsid()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            _die_with_parent()
             if nofile:
                 import resource
 
