@@ -39,7 +39,19 @@ CONFIG = "config.json"
 
 cfg = {}          # the board config (config.json), loaded by run() or load_config()
 interval = 2      # seconds between events
-app = App()
+_closing = False  # set by shutdown(): open event streams end at once
+
+
+class StatusApp(App):
+    def shutdown(self):
+        # Event streams never end by themselves: without this the server
+        # would wait its whole shutdown_timeout for them (Ctrl-C on CPython).
+        global _closing
+        _closing = True
+        App.shutdown(self)
+
+
+app = StatusApp()
 
 _extra = []       # (key, label, unit, function) added with value()
 _probe_obj = None
@@ -211,8 +223,11 @@ class _Events:
             meta = {"interval": interval, "extra": [[k, l, u] for k, l, u, f in _extra]}
             return "retry: 3000\nevent: fields\ndata: %s\n\n" % json.dumps(meta)
         if self.sent > 2:
-            await asyncio.sleep(interval)
-            if self.sent < 0:
+            wait = interval
+            while wait > 0 and not _closing:
+                await asyncio.sleep(min(wait, 0.25))
+                wait -= 0.25
+            if self.sent < 0 or _closing:
                 raise StopAsyncIteration
         return _event()
 

@@ -288,3 +288,20 @@ def test_app_adds_its_own_value_and_route(serve):
 def test_unknown_path_and_method(status_app):
     assert status_app.request("GET", "/nope")[0] == 404
     assert status_app.request("POST", "/api/status")[0] == 405
+
+
+@pytest.mark.parametrize("runtime", ["cpython"], indirect=True)
+def test_ctrl_c_with_an_open_page_stops_at_once(serve):
+    import signal
+    server = serve(MAIN, args=("--port", "0", "--interval", "2"))
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    conn.request("GET", "/events")
+    response = conn.getresponse()
+    response.readline()
+    time.sleep(2.5)  # the stream is now waiting for its next event
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGINT)
+    assert server.wait(8) == 0
+    # Not the server's whole shutdown timeout (10 s): the stream ends at once.
+    assert time.monotonic() - started < 3
+    conn.close()
