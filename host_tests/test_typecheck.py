@@ -13,7 +13,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-pytest.importorskip("mypy", reason="mypy is not installed (pip install mypy)")
+
+
+@pytest.fixture(autouse=True)
+def mypy_installed():
+    if importlib.util.find_spec("mypy") is None:
+        pytest.fail("mypy is not installed (pip install mypy)")
 
 
 def load_check():
