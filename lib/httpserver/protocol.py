@@ -2,6 +2,7 @@
 # Nothing here reads or writes a socket, so the same code serves both
 # runtimes and can be tested in-process.
 from .errors import HTTPException
+from .routing import is_digits
 
 _HEX = b"0123456789abcdefABCDEF"
 # RFC 9110 5.6.2 token characters besides letters and digits.
@@ -39,6 +40,31 @@ def _has_control(value):
     return False
 
 
+def decode(data):
+    """Strict UTF-8 to str; anything else is a 400.
+
+    MicroPython's decoder lets overlong forms and surrogates through, so the
+    lead bytes that start them are checked here on both runtimes.
+    """
+    try:
+        text = data.decode()
+    except UnicodeError:
+        raise _bad("invalid UTF-8")
+    if data and max(data) >= 0xC0:
+        previous = 0
+        for byte in data:
+            if (
+                byte in (0xC0, 0xC1) or byte >= 0xF5
+                or (previous == 0xE0 and byte < 0xA0)
+                or (previous == 0xED and byte >= 0xA0)
+                or (previous == 0xF0 and byte < 0x90)
+                or (previous == 0xF4 and byte >= 0x90)
+            ):
+                raise _bad("invalid UTF-8")
+            previous = byte
+    return text
+
+
 def parse_head(head, max_headers, headers=None):
     """Parse a request head (without the final CRLF CRLF).
 
@@ -54,7 +80,7 @@ def parse_head(head, max_headers, headers=None):
     method, target, version = parts
     if not is_token(method):
         raise _bad("invalid method")
-    if not target or _has_control(target) or b"#" in target:
+    if not target or _has_control(target) or b"#" in target or b"\t" in target:
         raise _bad("invalid request target")
     if version != b"HTTP/1.1" and version != b"HTTP/1.0":
         if (
@@ -80,7 +106,7 @@ def parse_head(head, max_headers, headers=None):
         if _has_control(value):
             raise _bad("invalid header field value")
         key = name.decode().lower()
-        text = value.decode()
+        text = decode(value)
         if key in headers:
             if key == "content-length" and headers[key] != text:
                 raise _bad("conflicting Content-Length")
@@ -90,9 +116,15 @@ def parse_head(head, max_headers, headers=None):
                 continue
             text = headers[key] + ("; " if key == "cookie" else ", ") + text
         headers[key] = text
-    if version == b"HTTP/1.1" and "host" not in headers:
-        raise _bad("missing Host")
-    return method.decode(), target.decode(), version.decode(), headers
+    host = headers.get("host")
+    if host is None:
+        if version == b"HTTP/1.1":
+            raise _bad("missing Host")
+    else:
+        for c in " \t/@\\":
+            if c in host:
+                raise _bad("invalid Host")
+    return method.decode(), decode(target), version.decode(), headers
 
 
 def body_framing(headers, version):
@@ -119,9 +151,12 @@ def body_framing(headers, version):
         return None
     if length is None:
         return 0
-    if not length.isdigit() or len(length) > 15:
+    if not is_digits(length):
         raise _bad("invalid Content-Length")
+    if len(length) > 15:
+        raise HTTPException(413)
     return int(length)
+
 
 
 def parse_chunk_size(line):
@@ -137,6 +172,13 @@ def parse_chunk_size(line):
         if c not in _HEX:
             raise _bad("invalid chunk size")
     return int(line, 16)
+
+
+def check_trailer(line):
+    """A trailer field is a header field; it is checked and then ignored."""
+    colon = line.find(b":")
+    if colon <= 0 or not is_token(line[:colon]) or _has_control(line[colon + 1:]):
+        raise _bad("malformed trailer field")
 
 
 def wants_keep_alive(version, connection):
@@ -163,10 +205,7 @@ def unquote(data, plus=False):
             out.append(int(piece[:2], 16))
             out += piece[2:]
         data = bytes(out)
-    try:
-        return data.decode()
-    except UnicodeError:
-        raise _bad("invalid UTF-8 in URL")
+    return decode(data)
 
 
 def split_target(target):

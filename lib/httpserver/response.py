@@ -65,6 +65,7 @@ class Response:
 
     chunked = False  # framed by Transfer-Encoding: chunked (needs HTTP/1.1)
     upgraded = False  # took the connection over (WebSocket): it ends here
+    encoded = False  # its head was encoded, so writing it has begun
 
     def __init__(self, body=b"", status_code=200, headers=None, content_type=None):
         self.headers = dict(headers) if headers else {}
@@ -92,7 +93,9 @@ class Response:
 
     def head(self, connection=""):
         """The encoded status line and header block; connection is added as is."""
-        return encode_head(self.status_code, self.headers, self._framing() + connection)
+        head = encode_head(self.status_code, self.headers, self._framing() + connection)
+        self.encoded = True
+        return head
 
     async def write(self, writer, send_body, connection="", version="HTTP/1.1"):
         body = self.body

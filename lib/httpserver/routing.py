@@ -3,12 +3,20 @@
 from .errors import HTTPException
 
 
+def is_digits(text):
+    """ASCII digits only: str.isdigit() and int() also take other scripts' digits."""
+    for c in text:
+        if not "0" <= c <= "9":
+            return False
+    return bool(text)
+
+
 def _string(segment):
     return segment
 
 
 def _int(segment):
-    if not segment.isdigit():
+    if not is_digits(segment):
         raise ValueError
     return int(segment)
 
@@ -16,8 +24,8 @@ def _int(segment):
 def _float(segment):
     digits = segment[1:] if segment[:1] == "-" else segment
     whole, dot, fraction = digits.partition(".")
-    if not (whole or fraction) or (whole and not whole.isdigit()) or (
-        fraction and not fraction.isdigit()
+    if not (whole or fraction) or (whole and not is_digits(whole)) or (
+        fraction and not is_digits(fraction)
     ):
         raise ValueError
     return float(segment)

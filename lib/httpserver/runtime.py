@@ -54,14 +54,11 @@ def pump(source, deliver):
         except StopIteration:
             return
         sent = None
-        if isinstance(item, (str, bytes, bytearray)):
-            yield from deliver(item)
+        if item is None:
+            # An await inside the generator: the scheduler's business.
+            sent = yield
         else:
-            try:
-                sent = yield item
-            except BaseException:
-                source.close()
-                raise
+            yield from deliver(item)
 
 
 def announce(message):

@@ -7,7 +7,8 @@ import asyncio
 
 from . import runtime
 from .errors import HTTPException
-from .protocol import body_framing, parse_chunk_size, parse_head, split_target, wants_keep_alive
+from .protocol import (
+    body_framing, check_trailer, parse_chunk_size, parse_head, split_target, wants_keep_alive)
 from .request import Headers, Request
 from .response import error_response
 
@@ -49,15 +50,16 @@ class _Connection:
             raise EOFError
         self.buffer = self.buffer + data if self.buffer else data
 
-    async def read_line(self, limit):
+    async def read_line(self, limit, status=400):
+        """The next line without its CRLF; HTTPException(status) past limit."""
         while True:
             end = self.buffer.find(b"\r\n")
+            if end > limit or (end < 0 and len(self.buffer) > limit):
+                raise HTTPException(status, "line too long")
             if end >= 0:
                 line = self.buffer[:end]
                 self.buffer = self.buffer[end + 2:]
                 return line
-            if len(self.buffer) > limit:
-                raise HTTPException(400, "line too long")
             await self._more()
 
     async def read_exact(self, size):
@@ -191,7 +193,14 @@ class Server:
                 return
             conn.state = _BUSY
             conn.deadline = None
-            response = await app.dispatch(request)
+            try:
+                response = await app.dispatch(request)
+            except asyncio.CancelledError:
+                if conn.expired:
+                    raise
+                # Raised by the app itself, not a cancellation of ours.
+                runtime.log_exception(asyncio.CancelledError("raised while handling a request"))
+                response = error_response(HTTPException(500))
             version = request.http_version
             keep_alive = (
                 not self.stopping
@@ -205,7 +214,18 @@ class Server:
                 connection = _KEEP_ALIVE_1_0
             else:
                 connection = ""
-            await response.write(conn.writer, request.method != "HEAD", connection, version)
+            send_body = request.method != "HEAD"
+            try:
+                await response.write(conn.writer, send_body, connection, version)
+            except (EOFError, OSError, MemoryError):
+                raise
+            except Exception as exc:
+                runtime.log_exception(exc)
+                if response.encoded:
+                    return  # cut off half way: closing tells the client
+                # Nothing was sent yet (a bad status or header): answer 500.
+                await error_response(HTTPException(500)).write(
+                    conn.writer, send_body, connection, version)
             if not keep_alive:
                 return
 
@@ -281,12 +301,13 @@ class Server:
             chunks.append(data[:-2])
         trailer_bytes = 0
         while True:
-            line = await conn.read_line(app.max_head_size)
+            line = await conn.read_line(app.max_head_size, 431)
             if not line:
                 break
             trailer_bytes += len(line)
             if trailer_bytes > app.max_head_size:
                 raise HTTPException(431)
+            check_trailer(line)
         return b"".join(chunks)
 
 

@@ -28,21 +28,30 @@ class StreamingResponse(Response):
         writer.write(self.head(connection))
         await writer.drain()
         if not send_body:
-            close = getattr(self.generator, "aclose", None) or getattr(self.generator, "close", None)
-            if close is not None:
-                result = close()
-                if result is not None:
-                    await result
+            await self._close()
             return
         self._writer = writer
-        await runtime.pump(self.generator, self._deliver)
+        try:
+            await runtime.pump(self.generator, self._deliver)
+        finally:
+            # Runs the generator's own finally when the client has gone.
+            await self._close()
         if self.chunked_out:
             writer.write(b"0\r\n\r\n")
             await writer.drain()
 
+    async def _close(self):
+        close = getattr(self.generator, "aclose", None) or getattr(self.generator, "close", None)
+        if close is not None:
+            result = close()
+            if result is not None:
+                await result
+
     async def _deliver(self, chunk):
         if isinstance(chunk, str):
             chunk = chunk.encode()
+        elif not isinstance(chunk, (bytes, bytearray)):
+            raise TypeError("a stream yields str or bytes, not %s" % type(chunk).__name__)
         if not chunk:
             return
         writer = self._writer
