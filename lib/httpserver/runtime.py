@@ -68,10 +68,11 @@ def announce(message):
 def peer_address(writer):
     address = writer.get_extra_info("peername")
     if isinstance(address, (bytes, bytearray)):
-        # The unix port hands out a raw sockaddr.
+        # The unix port hands out a raw sockaddr; boards give a tuple, and
+        # their firmware (and stubs) lack these two functions.
         import socket
-        family, host, port = socket.sockaddr(address)[:3]
-        address = (socket.inet_ntop(family, host), port)
+        family, host, port = socket.sockaddr(address)[:3]  # type: ignore[attr-defined]
+        address = (socket.inet_ntop(family, host), port)  # type: ignore[attr-defined]
     return tuple(address) if address else None
 
 
