@@ -643,6 +643,8 @@ def plot(res, path):
         xs = [j + (i - 0.5) * width for j in range(len(keys))]
         bars = ax.bar(xs, vals, width, label=lib, color=colors[lib])
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax.hlines(24, 1.5, 2.5, colors="gray", linestyles="dashed")
+    ax.annotate("target 24K", (2.5, 24), fontsize=8, ha="right", va="bottom", color="gray")
     ax.set_xticks(range(len(keys)), [k[1] for k in keys])
     ax.set_ylabel("KiB")
     ax.set_title("MicroPython heap (lower is better)")
