@@ -24,19 +24,22 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = os.path.join(REPO, "lib")
 
 # Bytes (KiB for the heap size), 64-bit MicroPython unix port, package as .mpy.
+# Measured 2026-11-20 at 473d42b: import 15,488; per request 5,088 (keep-alive) and
+# 7,040 (new connection); idle connection 1,708; running app 50,176; serves in 63K.
 BUDGET = {
-    # heap growth of `import httpserver` (gc.collect() before and after)
-    "import": 16000,
+    # heap growth of `import httpserver` (gc.collect() before and after). The issue's
+    # target: at most half of microdot 2.7.0's 31,200 bytes measured the same way.
+    "import": 15600,
     # allocated per GET /hello on a kept-alive connection, collector off
-    "alloc_per_request_keepalive": 5600,
+    "alloc_per_request_keepalive": 5300,
     # allocated per GET /hello on a new connection (Connection: close)
-    "alloc_per_request_close": 7600,
+    "alloc_per_request_close": 7300,
     # heap each idle (accepted, nothing sent yet) connection holds
-    "idle_connection": 1800,
+    "idle_connection": 1780,
     # heap of the running five-route app, measured from a handler
     "app_heap": 52000,
     # smallest -X heapsize (KiB) at which the five-route app serves 200 requests
-    "serving_heap_k": 64,
+    "serving_heap_k": 65,
 }
 
 APP = r'''
