@@ -8,7 +8,6 @@ import signal
 import time
 
 MAX_CONNECTIONS = 1000
-READ_SIZE = 16384
 FILE_BLOCK_SIZE = 65536
 
 logger = logging.getLogger("httpserver")
@@ -21,8 +20,8 @@ if not logger.handlers and not logging.getLogger().handlers:
     logger.propagate = False
 
 __all__ = [
-    "MAX_CONNECTIONS", "READ_SIZE", "FILE_BLOCK_SIZE", "ticks_ms", "ticks_diff",
-    "call", "pump", "log_exception", "announce", "peer_address", "guess_type", "listen",
+    "MAX_CONNECTIONS", "FILE_BLOCK_SIZE", "ticks_ms", "ticks_diff",
+    "call", "pump", "receive", "log_exception", "announce", "peer_address", "guess_type", "listen",
     "install_signal_handlers", "new_event", "wake",
 ]
 
@@ -62,6 +61,11 @@ async def call(function, *args, **kwargs):
 
 def log_exception(exc):
     logger.error("unhandled exception", exc_info=(type(exc), exc, exc.__traceback__))
+
+
+async def receive(reader):
+    """Some bytes from reader (b"" at EOF)."""
+    return await reader.read(16384)
 
 
 async def pump(source, deliver):

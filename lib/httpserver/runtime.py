@@ -10,8 +10,13 @@ MICROPYTHON = sys.implementation.name == "micropython"
 
 # Sized for a board: lwIP on an ESP32 allows about ten sockets in all.
 MAX_CONNECTIONS = 8
-READ_SIZE = 512
 FILE_BLOCK_SIZE = 512
+
+# One receive buffer for every connection: what arrives is copied out at its
+# exact size before the next await, so a board never needs a large free
+# block per read (a fragmented heap often has none).
+_received = bytearray(512)
+_received_view = memoryview(_received)
 
 ticks_ms = getattr(time, "ticks_ms", None)
 ticks_diff = getattr(time, "ticks_diff", None)
@@ -59,6 +64,12 @@ def pump(source, deliver):
             sent = yield
         else:
             yield from deliver(item)
+
+
+async def receive(reader):
+    """Some bytes from reader (b"" at EOF)."""
+    count = await reader.readinto(_received)
+    return bytes(_received_view[:count]) if count else b""
 
 
 def announce(message):

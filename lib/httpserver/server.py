@@ -45,7 +45,7 @@ class _Connection:
         self.task = asyncio.current_task()
 
     async def _more(self):
-        data = await self.reader.read(runtime.READ_SIZE)
+        data = await runtime.receive(self.reader)
         if not data:
             raise EOFError
         self.buffer = self.buffer + data if self.buffer else data
