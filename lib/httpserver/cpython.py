@@ -21,7 +21,7 @@ if not logger.handlers and not logging.getLogger().handlers:
 
 __all__ = [
     "MAX_CONNECTIONS", "FILE_BLOCK_SIZE", "ticks_ms", "ticks_diff",
-    "call", "pump", "receive", "log_exception", "announce", "peer_address", "guess_type", "listen",
+    "call", "pump", "fill", "log_exception", "announce", "peer_address", "guess_type", "listen",
     "install_signal_handlers", "new_event", "wake",
 ]
 
@@ -63,9 +63,12 @@ def log_exception(exc):
     logger.error("unhandled exception", exc_info=(type(exc), exc, exc.__traceback__))
 
 
-async def receive(reader):
-    """Some bytes from reader (b"" at EOF)."""
-    return await reader.read(16384)
+async def fill(conn):
+    """Append what arrives on conn.reader to conn.buffer; EOFError at the end."""
+    data = await conn.reader.read(16384)
+    if not data:
+        raise EOFError
+    conn.buffer = conn.buffer + data if conn.buffer else data
 
 
 async def pump(source, deliver):

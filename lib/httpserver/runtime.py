@@ -66,10 +66,13 @@ def pump(source, deliver):
             yield from deliver(item)
 
 
-async def receive(reader):
-    """Some bytes from reader (b"" at EOF)."""
-    count = await reader.readinto(_received)
-    return bytes(_received_view[:count]) if count else b""
+async def fill(conn):
+    """Append what arrives on conn.reader to conn.buffer; EOFError at the end."""
+    count = await conn.reader.readinto(_received)
+    if not count:
+        raise EOFError
+    data = bytes(_received_view[:count])
+    conn.buffer = conn.buffer + data if conn.buffer else data
 
 
 def announce(message):

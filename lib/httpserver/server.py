@@ -44,12 +44,6 @@ class _Connection:
         self.expired = False
         self.task = asyncio.current_task()
 
-    async def _more(self):
-        data = await runtime.receive(self.reader)
-        if not data:
-            raise EOFError
-        self.buffer = self.buffer + data if self.buffer else data
-
     async def read_line(self, limit, status=400):
         """The next line without its CRLF; HTTPException(status) past limit."""
         while True:
@@ -60,7 +54,7 @@ class _Connection:
                 line = self.buffer[:end]
                 self.buffer = self.buffer[end + 2:]
                 return line
-            await self._more()
+            await runtime.fill(self)
 
     async def read_exact(self, size):
         buffer = self.buffer
@@ -255,7 +249,7 @@ class Server:
                 if len(buffer) > app.max_head_size:
                     raise HTTPException(431)
             try:
-                await conn._more()
+                await runtime.fill(conn)
             except EOFError:
                 return None
         if end > app.max_head_size:
