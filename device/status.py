@@ -60,10 +60,8 @@ _inflight = 0     # requests being handled
 _live = {}        # open /events streams: id -> ticks_ms of its latest event
 _cache = None     # (ticks_ms, event bytes): streams share one reading per tick
 
-if "/" in __file__:
-    _HERE = __file__.rsplit("/", 1)[0] + "/"
-else:
-    _HERE = ""
+_HERE = globals().get("__file__", "")  # where www/ is: beside this module, else in the cwd
+_HERE = _HERE.rsplit("/", 1)[0] + "/" if "/" in _HERE else ""
 
 try:
     from time import ticks_ms as _ticks, ticks_diff as _diff

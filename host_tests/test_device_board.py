@@ -7,13 +7,12 @@ firmware (and tools/vboard.py) runs them.
 """
 import gzip
 import json
-import re
 import urllib.parse
 
 import pytest
 
 from conftest import REPO
-from test_device_status import DEVICE, PAGE, board_flash, get_json, wait_output
+from test_device_status import PAGE, board_flash, get_json, wait_output
 
 STUBS = REPO / "tools" / "vboard_stubs"
 BOARD = REPO / "boards" / "esp32" / "board.json"
