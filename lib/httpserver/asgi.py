@@ -25,10 +25,8 @@ _SCHEMES = {"ws": "http", "wss": "https"}
 async def serve_asgi(app, scope, receive, send):
     kind = scope["type"]
     if kind == "http":
-        _attach(app)
         await _http(app, scope, receive, send)
     elif kind == "websocket":
-        _attach(app)
         await _websocket(app, scope, receive, send)
     elif kind == "lifespan":
         await _lifespan(app, receive, send)
@@ -43,6 +41,8 @@ async def _lifespan(app, receive, send):
         message = await receive()
         if message["type"] == "lifespan.startup":
             try:
+                # Only a server that runs the lifespan protocol owns the
+                # process; an in-process test client never gets this far.
                 _attach(app)
                 for hook in getattr(app, "_startup", ()):
                     await runtime.call(hook)
