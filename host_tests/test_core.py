@@ -339,6 +339,53 @@ def test_sigterm_and_sigint_shut_down_gracefully(serve, runtime):
         assert "server returned after" in server.output()
 
 
+STREAMING_APP = """
+import asyncio
+from httpserver import App, StreamingResponse
+
+app = App(shutdown_timeout=30)
+
+
+@app.get("/endless")
+async def endless(request):
+    async def ticks():
+        while True:
+            yield "data: tick\\n\\n"
+            await asyncio.sleep(0.05)
+    return StreamingResponse(ticks(), content_type="text/event-stream")
+
+
+@app.get("/count")
+async def count(request):
+    return {"connections": request.app.connections}
+
+
+@app.get("/stop")
+async def stop(request):
+    request.app.shutdown()
+    return "bye"
+
+
+app.run(port=0)
+"""
+
+
+def test_shutdown_ends_open_streams_and_counts_connections(serve):
+    server = serve(STREAMING_APP)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as stream:
+        stream.sendall(b"GET /endless HTTP/1.1\r\nHost: h\r\n\r\n")
+        received = b""
+        while b"data: tick" not in received:
+            received += stream.recv(4096)
+        status, _, body = server.request("GET", "/count")
+        assert json.loads(body) == {"connections": 2}
+        start = time.monotonic()
+        assert server.request("GET", "/stop")[2] == b"bye"
+        assert server.wait(10) == 0
+        # Not held for shutdown_timeout (30 s) by the endless stream.
+        assert time.monotonic() - start < 5
+
+
 def test_shutdown_from_sync_handler_last(app):
     assert get(app, "/sync-shutdown")[0] == 200
     assert app.wait(10) == 0

@@ -186,6 +186,11 @@ class App:
         from .asgi import serve_asgi
         await serve_asgi(self, scope, receive, send)
 
+    @property
+    def connections(self):
+        """How many client connections are open now."""
+        return len(self.server.connections) if self.server is not None else 0
+
     def shutdown(self):
         """Stop accepting, finish in-flight requests, then make run() return.
 

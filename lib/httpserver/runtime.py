@@ -94,25 +94,71 @@ def guess_type(path):
     return None
 
 
-async def listen(callback, host, port, backlog, ssl=None):
-    """Start listening; port 0 picks a free port. Returns (server, port).
+class _Listener:
+    """A listening socket and its accept loop.
 
-    MicroPython's asyncio keeps the listening socket to itself and its
-    sockets cannot tell their own port, so port 0 means trying random ports.
+    Like MicroPython's asyncio.start_server, except that a MemoryError while
+    taking a connection costs only that connection: there, it ends the
+    accept task and the board stops answering until it is reset.
+    """
+
+    def __init__(self, sock, callback, ssl):
+        self.sock = sock
+        self.task = asyncio.create_task(self._accept(callback, ssl))
+
+    async def _accept(self, callback, ssl):
+        sock = self.sock
+        while True:
+            try:
+                yield asyncio.core._io_queue.queue_read(sock)
+            except asyncio.CancelledError:
+                sock.close()
+                raise
+            client = None
+            try:
+                client, address = sock.accept()
+                if ssl is not None:
+                    client = ssl.wrap_socket(
+                        client, server_side=True, do_handshake_on_connect=False)
+                client.setblocking(False)
+                stream = asyncio.StreamReader(client, {"peername": address})
+                asyncio.create_task(callback(stream, stream))
+            except Exception as exc:  # MemoryError included: drop this client only
+                if client is not None:
+                    client.close()
+                if isinstance(exc, MemoryError):
+                    import gc
+                    gc.collect()
+
+    def close(self):
+        self.task.cancel()
+
+    async def wait_closed(self):
+        pass
+
+
+async def listen(callback, host, port, backlog, ssl=None):
+    """Start listening; port 0 picks a free port. Returns (listener, port).
+
+    MicroPython's sockets cannot tell their own port, so port 0 means
+    trying random ports from the dynamic range.
     """
     import os
-    kwargs = {"backlog": backlog}
-    if ssl is not None:
-        kwargs["ssl"] = ssl
-    if port:
-        return await asyncio.start_server(callback, host, port, **kwargs), port
+    import socket
     for attempt in range(50):
-        candidate = 49152 + int.from_bytes(os.urandom(2), "big") % 16000
+        candidate = port or 49152 + int.from_bytes(os.urandom(2), "big") % 16000
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            return await asyncio.start_server(callback, host, candidate, **kwargs), candidate
+            sock.bind(socket.getaddrinfo(host, candidate)[0][-1])
         except OSError as exc:
-            if exc.args[0] != 98 and exc.args[0] != 112:  # EADDRINUSE (Linux, lwIP)
+            sock.close()
+            if port or exc.args[0] not in (98, 112):  # EADDRINUSE (Linux, lwIP)
                 raise
+            continue
+        sock.listen(backlog)
+        sock.setblocking(False)
+        return _Listener(sock, callback, ssl), candidate
     raise OSError("no free port found")
 
 

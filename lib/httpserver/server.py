@@ -42,6 +42,7 @@ class _Connection:
         self.state = _IDLE
         self.deadline = None
         self.expired = False
+        self.streaming = False  # sending a StreamingResponse, which may never end
         self.task = asyncio.current_task()
 
     async def read_line(self, limit, status=400):
@@ -103,11 +104,14 @@ class Server:
             runtime.wake(self._stop)
 
     async def _drain(self):
-        """Let requests in flight finish; close the rest."""
+        """Let requests in flight finish; close idle connections and streams."""
         give_up = runtime.ticks_ms() + int(self.app.shutdown_timeout * 1000)
         while self.connections:
             for conn in list(self.connections):
-                if conn.state == _IDLE or runtime.ticks_diff(runtime.ticks_ms(), give_up) >= 0:
+                if (
+                    conn.state == _IDLE or conn.streaming
+                    or runtime.ticks_diff(runtime.ticks_ms(), give_up) >= 0
+                ):
                     self._expire(conn)
             await asyncio.sleep(0.02)
 
@@ -209,6 +213,7 @@ class Server:
             else:
                 connection = ""
             send_body = request.method != "HEAD"
+            conn.streaming = response.chunked
             try:
                 await response.write(conn.writer, send_body, connection, version)
             except (EOFError, OSError, MemoryError):
@@ -220,6 +225,7 @@ class Server:
                 # Nothing was sent yet (a bad status or header): answer 500.
                 await error_response(HTTPException(500)).write(
                     conn.writer, send_body, connection, version)
+            conn.streaming = False
             if not keep_alive:
                 return
 
