@@ -58,7 +58,7 @@ try:
     _ticks_diff = time.ticks_diff
 except AttributeError:  # CPython
     def _ticks_ms():
-        return int(time.monotonic() * 1000)
+        return int(time.monotonic() * 1000)  # type: ignore[attr-defined]
 
     def _ticks_diff(a, b):
         return a - b

@@ -66,7 +66,7 @@ _HERE = _HERE.rsplit("/", 1)[0] + "/" if "/" in _HERE else ""
 try:
     from time import ticks_ms as _ticks, ticks_diff as _diff
 except ImportError:  # CPython
-    from time import monotonic as _mono
+    from time import monotonic as _mono  # type: ignore[attr-defined]
 
     def _ticks():
         return int(_mono() * 1000)

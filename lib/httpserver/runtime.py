@@ -110,7 +110,7 @@ class _Listener:
         sock = self.sock
         while True:
             try:
-                yield asyncio.core._io_queue.queue_read(sock)
+                yield asyncio.core._io_queue.queue_read(sock)  # type: ignore[attr-defined]
             except asyncio.CancelledError:
                 sock.close()
                 raise
