@@ -193,6 +193,23 @@ def test_in_process_head_sends_no_body():
     assert sent[1] == {"type": "http.response.body", "body": b"", "more_body": False}
 
 
+def test_in_process_large_file_goes_out_in_blocks(tmp_path):
+    from httpserver import FileResponse
+    app = make_app()
+    data = bytes(range(256)) * 1024  # 256 KiB
+    (tmp_path / "big.bin").write_bytes(data)
+
+    @app.get("/big")
+    async def big(request):
+        return FileResponse(tmp_path / "big.bin")
+
+    sent = run_asgi(app, http_scope("/big"), [{"type": "http.request"}])
+    bodies = [m for m in sent[1:]]
+    assert b"".join(m["body"] for m in bodies) == data
+    assert len(bodies) > 2 and max(len(m["body"]) for m in bodies) <= 2 * 65536
+    assert [m["more_body"] for m in bodies] == [True] * (len(bodies) - 1) + [False]
+
+
 def test_in_process_disconnect_stops_a_stream():
     from httpserver import App, StreamingResponse
     app = App()

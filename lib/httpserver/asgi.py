@@ -20,6 +20,8 @@ from .websocket import MESSAGE_TOO_BIG, WebSocket, WebSocketClosed, WebSocketRes
 # The ASGI server frames the message and manages the connection.
 _SKIP_HEADERS = (b"keep-alive", b"transfer-encoding")
 _SCHEMES = {"ws": "http", "wss": "https"}
+# A fixed-length body is sent in one message up to this size.
+_HOLD = 65536
 
 
 async def serve_asgi(app, scope, receive, send):
@@ -162,8 +164,9 @@ class _Sender:
     """Looks like an asyncio StreamWriter to Response.write().
 
     The status line and header fields it is given become the start message,
-    the rest body messages. A fixed-length body is held back and goes out
-    with the final message; a streamed one goes out at each drain().
+    the rest body messages. A fixed-length body is held back (up to _HOLD
+    bytes, so a large file still goes out block by block) and goes out with
+    the final message; a streamed one goes out at each drain().
     """
 
     def __init__(self, send, prefix="http.response", hold=True):
@@ -175,6 +178,7 @@ class _Sender:
         self._started = None  # the start message, once the head is complete
         self._sent_start = False
         self._pending = []
+        self._pending_size = 0
         self.disconnected = False
 
     def write(self, data):
@@ -188,8 +192,10 @@ class _Sender:
             self._head = b""
             if rest:
                 self._pending.append(rest)
+                self._pending_size += len(rest)
         elif data:
             self._pending.append(bytes(data))
+            self._pending_size += len(data)
 
     def _parse(self, head):
         lines = head.split(b"\r\n")
@@ -212,9 +218,10 @@ class _Sender:
         if not self._sent_start:
             self._sent_start = True
             await self._send(self._started)
-        if self._pending and not self._hold:
+        if self._pending and (not self._hold or self._pending_size >= _HOLD):
             body = b"".join(self._pending)
             self._pending = []
+            self._pending_size = 0
             await self._send({"type": self._body, "body": body, "more_body": True})
 
     async def finish(self):
@@ -225,6 +232,7 @@ class _Sender:
             await self._send(self._started)
         body = b"".join(self._pending)
         self._pending = []
+        self._pending_size = 0
         await self._send({"type": self._body, "body": body, "more_body": False})
 
     def close(self):
