@@ -30,7 +30,7 @@ def _has_control(value):
     # byte below 0x20 is present, to let horizontal tab through.
     if not value:
         return False
-    if max(value) == 127:
+    if 127 in value:
         return True
     if min(value) >= 32:
         return False

@@ -60,7 +60,8 @@ class Request:
             else:
                 try:
                     self._json = json.loads(self.text())
-                except ValueError:
+                except (ValueError, RuntimeError):
+                    # RuntimeError: nesting deeper than the parser's recursion limit.
                     raise HTTPException(400, "request body is not valid JSON")
         return self._json
 
