@@ -41,6 +41,8 @@ class App:
         self._after = []
         self._code_handlers = {}
         self._class_handlers = []
+        self._startup = []
+        self._shutdown = []
 
     # Registration -------------------------------------------------------
 
@@ -75,6 +77,21 @@ class App:
         self.route(prefix + "/")(handler)
         if prefix:
             self.route(prefix)(handler)
+
+    def websocket(self, url_pattern, max_message_size=None, subprotocols=None):
+        """Register async handler(request, ws, **path_params) for WebSocket at a GET route."""
+        from .websocket import websocket
+        return websocket(self, url_pattern, max_message_size, subprotocols)
+
+    def on_startup(self, handler):
+        """Run handler() (sync or async) once before the server accepts connections."""
+        self._startup.append(handler)
+        return handler
+
+    def on_shutdown(self, handler):
+        """Run handler() once after the server has stopped and drained."""
+        self._shutdown.append(handler)
+        return handler
 
     def before_request(self, handler):
         """Run handler(request) before each request; a returned value is the response."""

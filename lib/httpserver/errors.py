@@ -14,7 +14,7 @@ class HTTPException(Exception):
     def __str__(self):
         if self.message is not None:
             return str(self.message)
-        from .response import reason
+        from .protocol import reason
         return reason(self.status_code) or "HTTP error %d" % self.status_code
 
 

@@ -245,3 +245,52 @@ def parse_query(query):
         else:
             params[key] = [value]
     return params
+
+
+# One string rather than a dict: a table of objects costs a board about 2K.
+_REASONS = (
+    "|100 Continue|101 Switching Protocols|200 OK|201 Created|202 Accepted|204 No Content|206 Partial Content"
+    "|301 Moved Permanently|302 Found|303 See Other|304 Not Modified"
+    "|307 Temporary Redirect|308 Permanent Redirect|400 Bad Request"
+    "|401 Unauthorized|403 Forbidden|404 Not Found|405 Method Not Allowed"
+    "|406 Not Acceptable|408 Request Timeout|409 Conflict|410 Gone"
+    "|411 Length Required|413 Content Too Large|414 URI Too Long"
+    "|415 Unsupported Media Type|417 Expectation Failed|418 I'm a teapot"
+    "|422 Unprocessable Content|426 Upgrade Required|429 Too Many Requests"
+    "|431 Request Header Fields Too Large|500 Internal Server Error"
+    "|501 Not Implemented|502 Bad Gateway|503 Service Unavailable"
+    "|505 HTTP Version Not Supported|"
+)
+
+
+def reason(status):
+    """The reason phrase for a status code ("" for an unusual one)."""
+    if status == 200:
+        return "OK"
+    start = _REASONS.find("|%d " % status)
+    if start < 0:
+        return ""
+    return _REASONS[start + 5:_REASONS.find("|", start + 1)]
+
+
+# The connection decides how a message is framed; a handler's own values for
+# these would contradict it.
+_FRAMING_FIELDS = ("content-length", "transfer-encoding")
+
+
+def encode_head(status, headers, extra=""):
+    """Status line and header fields of a response, ending with the blank line.
+
+    extra holds the framing fields the connection adds, already formatted.
+    """
+    lines = ["HTTP/1.1 %d %s\r\n" % (status, reason(status))]
+    for name, value in headers.items():
+        if name.lower() in _FRAMING_FIELDS:
+            continue
+        value = str(value)
+        if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
+            raise ValueError("line break in response header " + name)
+        lines.append("%s: %s\r\n" % (name, value))
+    lines.append(extra)
+    lines.append("\r\n")
+    return "".join(lines).encode()

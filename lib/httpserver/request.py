@@ -19,6 +19,8 @@ class Headers(dict):
 class Request:
     """A parsed HTTP request, passed as the first argument to every handler."""
 
+    connection = None  # the server's connection, set by the server (WebSocket takes it over)
+
     def __init__(self, app, method, path, query_string, headers, body=b"",
                  client_addr=None, version="HTTP/1.1", scheme="http"):
         self.app = app
@@ -41,10 +43,6 @@ class Request:
             from .protocol import parse_query
             self._query_params = parse_query(self.query_string)
         return self._query_params
-
-    @property
-    def content_type(self):
-        return self.headers.get("content-type", "")
 
     def text(self):
         try:
@@ -69,6 +67,3 @@ class Request:
         """The body as an application/x-www-form-urlencoded dict of lists."""
         from .protocol import parse_query
         return parse_query(self.body)
-
-    def __repr__(self):
-        return "<Request %s %s>" % (self.method, self.path)

@@ -1,55 +1,6 @@
 import json
 
 
-# One string rather than a dict: a table of objects costs a board about 2K.
-_REASONS = (
-    "|100 Continue|200 OK|201 Created|202 Accepted|204 No Content|206 Partial Content"
-    "|301 Moved Permanently|302 Found|303 See Other|304 Not Modified"
-    "|307 Temporary Redirect|308 Permanent Redirect|400 Bad Request"
-    "|401 Unauthorized|403 Forbidden|404 Not Found|405 Method Not Allowed"
-    "|406 Not Acceptable|408 Request Timeout|409 Conflict|410 Gone"
-    "|411 Length Required|413 Content Too Large|414 URI Too Long"
-    "|415 Unsupported Media Type|417 Expectation Failed|418 I'm a teapot"
-    "|422 Unprocessable Content|429 Too Many Requests"
-    "|431 Request Header Fields Too Large|500 Internal Server Error"
-    "|501 Not Implemented|502 Bad Gateway|503 Service Unavailable"
-    "|505 HTTP Version Not Supported|"
-)
-
-
-def reason(status):
-    """The reason phrase for a status code ("" for an unusual one)."""
-    if status == 200:
-        return "OK"
-    start = _REASONS.find("|%d " % status)
-    if start < 0:
-        return ""
-    return _REASONS[start + 5:_REASONS.find("|", start + 1)]
-
-
-# The connection decides how a message is framed; a handler's own values for
-# these would contradict it.
-_FRAMING_FIELDS = ("content-length", "transfer-encoding")
-
-
-def encode_head(status, headers, extra=""):
-    """Status line and header fields of a response, ending with the blank line.
-
-    extra holds the framing fields the connection adds, already formatted.
-    """
-    lines = ["HTTP/1.1 %d %s\r\n" % (status, reason(status))]
-    for name, value in headers.items():
-        if name.lower() in _FRAMING_FIELDS:
-            continue
-        value = str(value)
-        if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
-            raise ValueError("line break in response header " + name)
-        lines.append("%s: %s\r\n" % (name, value))
-    lines.append(extra)
-    lines.append("\r\n")
-    return "".join(lines).encode()
-
-
 TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
 BINARY = "application/octet-stream"
@@ -73,18 +24,16 @@ class Response:
             body = body.encode()
             if content_type is None and body:
                 content_type = TEXT
-        elif content_type is None and body and not self._has("content-type"):
-            content_type = BINARY
+        elif content_type is None and body:
+            for name in self.headers:
+                if name.lower() == "content-type":
+                    break
+            else:
+                content_type = BINARY
         if content_type is not None:
             self.headers["Content-Type"] = content_type
         self.body = body
         self.status_code = status_code
-
-    def _has(self, lowercase_name):
-        for name in self.headers:
-            if name.lower() == lowercase_name:
-                return True
-        return False
 
     def _framing(self):
         if _no_body(self.status_code):
@@ -93,6 +42,8 @@ class Response:
 
     def head(self, connection=""):
         """The encoded status line and header block; connection is added as is."""
+        # The encoder loads with the server: defining an app does not need it.
+        from .protocol import encode_head
         head = encode_head(self.status_code, self.headers, self._framing() + connection)
         self.encoded = True
         return head
@@ -112,9 +63,6 @@ class Response:
         else:
             writer.write(head)
         await writer.drain()
-
-    def __repr__(self):
-        return "<%s %d>" % (type(self).__name__, self.status_code)
 
 
 class JSONResponse(Response):

@@ -69,6 +69,10 @@ def pump(source, deliver):
 async def fill(conn):
     """Append what arrives on conn.reader to conn.buffer; EOFError at the end."""
     count = await conn.reader.readinto(_received)
+    while count is None:
+        # A TLS socket woke up for a record without application data (part
+        # of a handshake): MicroPython's readinto gives None then.
+        count = await conn.reader.readinto(_received)
     if not count:
         raise EOFError
     data = bytes(_received_view[:count])

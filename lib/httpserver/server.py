@@ -13,17 +13,13 @@ from .request import Headers, Request
 from .response import error_response
 
 
-def _canned(status, reason):
-    body = '{"error": "%s"}' % reason
-    return (
-        "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-        "Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (status, reason, len(body), body)
-    ).encode()
-
-
 # Prepared at import: when the heap is exhausted there may be no room to
 # build an answer.
-_UNAVAILABLE = _canned(503, "Service Unavailable")
+_UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 32\r\nConnection: close\r\n\r\n"
+    b'{"error": "Service Unavailable"}'
+)
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _CLOSE = "Connection: close\r\n"
 _KEEP_ALIVE_1_0 = "Connection: keep-alive\r\n"
@@ -42,7 +38,7 @@ class _Connection:
         self.state = _IDLE
         self.deadline = None
         self.expired = False
-        self.streaming = False  # sending a StreamingResponse, which may never end
+        self.streaming = False  # a stream or WebSocket, which may never end
         self.task = asyncio.current_task()
 
     async def read_line(self, limit, status=400):
@@ -80,6 +76,8 @@ class Server:
     async def serve(self, host, port, ssl=None):
         app = self.app
         self._stop = runtime.new_event()
+        for hook in app._startup:
+            await runtime.call(hook)
         listener, app.port = await runtime.listen(
             self._accept, host, port, app.max_connections, ssl)
         self.scheme = "https" if ssl is not None else "http"
@@ -97,6 +95,11 @@ class Server:
             await listener.wait_closed()
         except Exception:
             pass
+        for hook in app._shutdown:
+            try:
+                await runtime.call(hook)
+            except Exception as exc:
+                runtime.log_exception(exc)
 
     def stop(self):
         self.stopping = True
@@ -213,7 +216,7 @@ class Server:
             else:
                 connection = ""
             send_body = request.method != "HEAD"
-            conn.streaming = response.chunked
+            conn.streaming = response.chunked or response.upgraded
             try:
                 await response.write(conn.writer, send_body, connection, version)
             except (EOFError, OSError, MemoryError):
@@ -322,5 +325,10 @@ async def _close(writer):
     try:
         writer.close()
         await writer.wait_closed()
+    except asyncio.CancelledError:
+        # Serving has ended and asyncio.run() cancels what is left: a TLS
+        # peer that never answers close_notify keeps CPython's wait_closed()
+        # waiting for up to 30 s. The connection is over either way.
+        pass
     except Exception:
         pass
