@@ -61,7 +61,8 @@ READ_TIMEOUT = 1.0
 TOKEN = string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~"
 # derandomize: the same examples on every run, so a result never depends on luck.
 # HARDENING_FUZZ_EXAMPLES=20000 searches longer (by hand; minutes).
-FUZZ = settings(max_examples=int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "300")), deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "300")),
+                deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                        HealthCheck.large_base_example])
 
@@ -372,7 +373,7 @@ def generate(rng, marker, plain=False):
     data = _head(method, target, version, fields) + b"\r\n\r\n" + payload
     if not plain and rng.random() < 0.05:
         data = b"\r\n" * rng.randint(1, 3) + data  # empty lines before a request: ignored
-    # The model ---------------------------------------------------------------------------------------
+    # The model ------------------------------------------------------------------------------
     model = {"method": method, "head": method == "HEAD", "interim": False, "dispatched": False,
              "echo": None, "close": False, "version": version,
              "parsed": {"method": method, "target": target, "version": version,
@@ -461,8 +462,9 @@ def mutate(rng, data):
             line = b"Content-Length: " + rng.choice(FRAMING_VALUES) + b"\r\n"
             data = _insert_field(rng, data, line)
         elif kind < 0.74:  # Transfer-Encoding in odd shapes
-            line = rng.choice([b"Transfer-Encoding: ", b"Transfer-Encoding:", b"transfer-encoding : ",
-                               b"Transfer-Encoding:\t"]) + rng.choice(CODINGS) + b"\r\n"
+            line = rng.choice([b"Transfer-Encoding: ", b"Transfer-Encoding:",
+                               b"transfer-encoding : ", b"Transfer-Encoding:\t"]
+                              ) + rng.choice(CODINGS) + b"\r\n"
             data = _insert_field(rng, data, line)
         elif kind < 0.8:  # a chunked body with a broken chunk size
             end = data.find(b"\r\n\r\n")
@@ -479,14 +481,17 @@ def mutate(rng, data):
                 else:
                     data = data[:end] + b"\r\nX-A: a" + extra + data[end:]
         elif kind < 0.92:  # line endings
-            data = data.replace(b"\r\n", rng.choice([b"\n", b"\r", b"\r\r\n", b"\n\r"]), rng.randint(1, 3))
+            ending = rng.choice([b"\n", b"\r", b"\r\r\n", b"\n\r"])
+            data = data.replace(b"\r\n", ending, rng.randint(1, 3))
         elif kind < 0.96:  # the version or method
             first = data.find(b" ")
             if first > 0 and rng.random() < 0.5:
-                data = rng.choice([b"G\x00T", b"GET\t", b"", b"POST /x", b"\xc3\x89"]) + data[first:]
+                method = rng.choice([b"G\x00T", b"GET\t", b"", b"POST /x", b"\xc3\x89"])
+                data = method + data[first:]
             else:
-                data = data.replace(b"HTTP/1.1", rng.choice(
-                    [b"HTTP/1.2", b"HTTP/2.0", b"http/1.1", b"HTTP/1.1 ", b"HTTP/11", b"HTTP/1.01"]), 1)
+                version = rng.choice([b"HTTP/1.2", b"HTTP/2.0", b"http/1.1", b"HTTP/1.1 ",
+                                      b"HTTP/11", b"HTTP/1.01"])
+                data = data.replace(b"HTTP/1.1", version, 1)
         else:  # a long run of one byte somewhere in the head
             i = rng.randint(0, max(0, head_end))
             data = data[:i] + rng.choice([b"a", b"%", b"/", b" ", b"\r\n"]) * rng.choice(
@@ -1079,7 +1084,7 @@ def test_corpus_covers_the_cases():
     assert sum(e["kind"] == "mutated" for e in entries) >= 100
 
 
-# Limits must not depend on how the bytes arrive ----------------------------------------------------
+# Limits must not depend on how the bytes arrive ------------------------------------------
 
 def _boundary_requests():
     base = b"GET /echo HTTP/1.1\r\nHost: h\r\nX-P: "

@@ -136,7 +136,7 @@ def _request_and_answer(sock, data):
         received += chunk
 
 
-# Scenarios: each one client, mostly waiting for a timeout ------------------------------------------
+# Scenarios: each one client, mostly waiting for a timeout --------------------------------
 
 def head_byte_by_byte(port):
     return trickle(port, _bytes(HEAD + b"Content-Length: 2\r\n\r\nok"), 0.05)
@@ -324,7 +324,7 @@ def test_nothing_escaped_while_timing_out(server, outcomes):
         assert marker not in outcomes["log"], outcomes["log"]
 
 
-# The connection cap ----------------------------------------------------------------------------------
+# The connection cap ------------------------------------------------------------------------
 
 def _refused_cleanly(port):
     """A client past the cap: a complete 503 with Connection: close, or a refusal
