@@ -22,7 +22,7 @@ if not logger.handlers and not logging.getLogger().handlers:
 __all__ = [
     "MAX_CONNECTIONS", "FILE_BLOCK_SIZE", "ticks_ms", "ticks_diff",
     "call", "pump", "fill", "log_exception", "announce", "peer_address", "guess_type", "listen",
-    "install_signal_handlers", "new_event", "wake",
+    "install_signal_handlers",
 ]
 
 _async_functions = {}
@@ -106,22 +106,3 @@ def install_signal_handlers(app):
             loop.add_signal_handler(signum, app.shutdown)
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread, or a platform without signals
-
-
-def new_event():
-    event = asyncio.Event()
-    event.loop = asyncio.get_running_loop()
-    return event
-
-
-def wake(event):
-    """Set an event made by new_event from any thread (sync handlers run in workers)."""
-    loop = event.loop
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
-        event.set()
-    else:
-        loop.call_soon_threadsafe(event.set)

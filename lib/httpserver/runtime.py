@@ -170,14 +170,5 @@ def install_signal_handlers(app):
     pass
 
 
-def new_event():
-    return asyncio.Event()
-
-
-def wake(event):
-    """Set an event made by new_event, from any thread."""
-    event.set()
-
-
 if not MICROPYTHON:
     from .cpython import *  # noqa: F401,F403

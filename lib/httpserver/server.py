@@ -24,7 +24,7 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _CLOSE = "Connection: close\r\n"
 _KEEP_ALIVE_1_0 = "Connection: keep-alive\r\n"
 
-# Connection states, for the watchdog and for shutdown.
+# Connection states, for the deadlines and for shutdown.
 _IDLE = 0  # between requests: expiry closes silently
 _READING = 1  # a request has begun: expiry answers 408
 _BUSY = 2  # the app is handling it: no deadline
@@ -71,11 +71,9 @@ class Server:
             app.max_connections = runtime.MAX_CONNECTIONS
         self.connections = set()
         self.stopping = False
-        self._stop = None
 
     async def serve(self, host, port, ssl=None):
         app = self.app
-        self._stop = runtime.new_event()
         for hook in app._startup:
             await runtime.call(hook)
         listener, app.port = await runtime.listen(
@@ -83,13 +81,17 @@ class Server:
         self.scheme = "https" if ssl is not None else "http"
         runtime.install_signal_handlers(app)
         runtime.announce("Serving on %s://%s:%d/" % (self.scheme, host, app.port))
-        watchdog = asyncio.create_task(self._watch())
+        # One loop both enforces the deadlines and notices stop(): no Event
+        # to set across threads (sync handlers run in workers on CPython).
+        period = max(0.02, min(app.read_timeout / 4, app.keepalive_timeout / 4, 0.25))
         try:
-            await self._stop.wait()
+            while not self.stopping:
+                await asyncio.sleep(period)
+                if self.connections:
+                    self._expire_overdue()
             listener.close()
             await self._drain()
         finally:
-            watchdog.cancel()
             self.stopping = True
         try:
             await listener.wait_closed()
@@ -102,9 +104,8 @@ class Server:
                 runtime.log_exception(exc)
 
     def stop(self):
+        """Ask serve() to stop; safe from any thread and from signal handlers."""
         self.stopping = True
-        if self._stop is not None:
-            runtime.wake(self._stop)
 
     async def _drain(self):
         """Let requests in flight finish; close idle connections and streams."""
@@ -124,18 +125,11 @@ class Server:
             conn.deadline = None
             conn.task.cancel()
 
-    async def _watch(self):
-        app = self.app
-        period = min(app.read_timeout, app.keepalive_timeout) / 4
-        period = max(0.02, min(period, 1.0))
-        while True:
-            await asyncio.sleep(period)
-            if not self.connections:
-                continue
-            now = runtime.ticks_ms()
-            for conn in list(self.connections):
-                if conn.deadline is not None and runtime.ticks_diff(now, conn.deadline) >= 0:
-                    self._expire(conn)
+    def _expire_overdue(self):
+        now = runtime.ticks_ms()
+        for conn in list(self.connections):
+            if conn.deadline is not None and runtime.ticks_diff(now, conn.deadline) >= 0:
+                self._expire(conn)
 
     async def _accept(self, reader, writer):
         if len(self.connections) >= self.app.max_connections or self.stopping:
