@@ -148,7 +148,10 @@ def serves(server):
 @pytest.fixture(scope="module")
 def idle(server):
     """The idle heap, after every kind of request has run once (first uses load
-    modules and fill caches for good)."""
+    modules and fill caches for good) and after a burst of clients (asyncio's
+    and the server's tables grow to the most connections seen, and MicroPython
+    never shrinks a dict or set)."""
+    at_once(server, [post(512)[0] for _ in range(3 * MAX_CONNECTIONS)])
     for data in (b"GET /ok HTTP/1.1\r\nHost: h\r\n\r\n", post(1000)[0],
                  post(1000, chunked=True)[0], b"GET /query?a=1 HTTP/1.1\r\nHost: h\r\n\r\n",
                  b"GET /nope HTTP/1.1\r\nHost: h\r\n\r\n",
@@ -161,10 +164,22 @@ def idle(server):
 
 
 def assert_back_to_idle(server, idle, context):
-    now = mem(server)
+    """The heap is back at its idle level. A conservative collector may keep
+    freed blocks alive for a while through stale pointers (on a stack, or the
+    last exception's traceback), so a few plain requests may pass first; a
+    leak stays whatever is done."""
+    readings = []
+    for _ in range(5):
+        now = mem(server)
+        readings.append(now["alloc"])
+        if now["connections"] == 1 and now["alloc"] - idle["alloc"] <= LEAK_TOLERANCE:
+            return
+        for _ in range(3):
+            serves(server)
+        time.sleep(0.05)
     assert now["connections"] == 1, "%s: connections left open: %r" % (context, now)
     assert now["alloc"] - idle["alloc"] <= LEAK_TOLERANCE, (
-        "%s: the idle heap grew from %d to %d bytes" % (context, idle["alloc"], now["alloc"]))
+        "%s: the idle heap grew from %d to %r bytes" % (context, idle["alloc"], readings))
 
 
 def test_library_is_loaded_as_mpy(server):
