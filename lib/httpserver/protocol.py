@@ -210,7 +210,7 @@ def unquote(data, plus=False):
 
 def split_target(target):
     """Split a request target into (decoded path, raw query string)."""
-    if target[0] != "/":
+    if not target.startswith("/"):
         if target == "*":
             return "*", ""
         # absolute-form (RFC 9112 3.2.2): keep only the path and query.

@@ -31,9 +31,12 @@ _BUSY = 2  # the app is handling it: no deadline
 
 
 class _Connection:
-    def __init__(self, reader, writer):
+    """One client's connection; responses write through it (see drain)."""
+
+    def __init__(self, reader, writer, patience_ms):
         self.reader = reader
         self.writer = writer
+        self.patience_ms = patience_ms
         self.buffer = b""
         self.state = _IDLE
         self.deadline = None
@@ -41,11 +44,25 @@ class _Connection:
         self.streaming = False  # a stream or WebSocket, which may never end
         self.task = asyncio.current_task()
 
+    def write(self, data):
+        self.writer.write(data)
+
+    async def drain(self):
+        # A client that stops reading must not hold the connection forever:
+        # a write that makes no progress for read_timeout ends it.
+        self.deadline = runtime.ticks_ms() + self.patience_ms
+        await self.writer.drain()
+        self.deadline = None
+
+    def get_extra_info(self, name, default=None):
+        return self.writer.get_extra_info(name, default)
+
     async def read_line(self, limit, status=400):
         """The next line without its CRLF; HTTPException(status) past limit."""
         while True:
             end = self.buffer.find(b"\r\n")
-            if end > limit or (end < 0 and len(self.buffer) > limit):
+            # +1: a line at the limit may wait for the \n of its CRLF.
+            if end > limit or (end < 0 and len(self.buffer) > limit + 1):
                 raise HTTPException(status, "line too long")
             if end >= 0:
                 line = self.buffer[:end]
@@ -140,7 +157,7 @@ class Server:
                 pass
             await _close(writer)
             return
-        conn = _Connection(reader, writer)
+        conn = _Connection(reader, writer, int(self.app.read_timeout * 1000))
         self.connections.add(conn)
         try:
             await self._converse(conn)
@@ -184,7 +201,7 @@ class Server:
                 conn.state = _BUSY
                 conn.deadline = None
                 response = await app.handle_error(request, exc)
-                await response.write(conn.writer, request.method != "HEAD", _CLOSE)
+                await response.write(conn, request.method != "HEAD", _CLOSE)
                 return
             conn.state = _BUSY
             conn.deadline = None
@@ -212,7 +229,7 @@ class Server:
             send_body = request.method != "HEAD"
             conn.streaming = response.chunked or response.upgraded
             try:
-                await response.write(conn.writer, send_body, connection, version)
+                await response.write(conn, send_body, connection, version)
             except (EOFError, OSError, MemoryError):
                 raise
             except Exception as exc:
@@ -221,7 +238,7 @@ class Server:
                     return  # cut off half way: closing tells the client
                 # Nothing was sent yet (a bad status or header): answer 500.
                 await error_response(HTTPException(500)).write(
-                    conn.writer, send_body, connection, version)
+                    conn, send_body, connection, version)
             conn.streaming = False
             if not keep_alive:
                 return
@@ -243,13 +260,14 @@ class Server:
                     buffer = conn.buffer = buffer[2:]
                 end = buffer.find(b"\r\n\r\n")
                 line_end = buffer.find(b"\r\n")
+                # The slack lets a head at a limit wait for its CRLF (CRLF CRLF).
                 if line_end > app.max_request_line or (
-                    line_end < 0 and len(buffer) > app.max_request_line
+                    line_end < 0 and len(buffer) > app.max_request_line + 1
                 ):
                     raise HTTPException(414)
                 if end >= 0:
                     break
-                if len(buffer) > app.max_head_size:
+                if len(buffer) > app.max_head_size + 3:
                     raise HTTPException(431)
             try:
                 await runtime.fill(conn)
