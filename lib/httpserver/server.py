@@ -54,8 +54,8 @@ class _Connection:
         await self.writer.drain()
         self.deadline = None
 
-    def get_extra_info(self, name, default=None):
-        return self.writer.get_extra_info(name, default)
+    def get_extra_info(self, name):
+        return self.writer.get_extra_info(name)
 
     async def read_line(self, limit, status=400):
         """The next line without its CRLF; HTTPException(status) past limit."""
