@@ -49,8 +49,6 @@ def exchange(port, data, *, timeout=4.0, half_close=True, pause=None, pieces=Non
     waiting for its read timeout. pieces with pause trickles the bytes.
     """
     start = time.monotonic()
-    chunks = []
-    ended = "timeout"
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         try:
             if pieces is None:
@@ -64,24 +62,30 @@ def exchange(port, data, *, timeout=4.0, half_close=True, pause=None, pieces=Non
                 sock.shutdown(socket.SHUT_WR)
         except OSError:
             pass  # the server may close before we finish: read what it said
-        deadline = start + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            sock.settimeout(left)
-            try:
-                chunk = sock.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                ended = "reset"
-                break
-            if not chunk:
-                ended = "eof"
-                break
-            chunks.append(chunk)
-    return Exchange(b"".join(chunks), ended, time.monotonic() - start)
+        data, ended = read_all(sock, start + timeout)
+    return Exchange(data, ended, time.monotonic() - start)
+
+
+def read_all(sock, deadline):
+    """Read until the server closes (eof), resets, or deadline: (data, how it ended)."""
+    chunks, ended = [], "timeout"
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock.settimeout(max(0.01, left))
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            ended = "reset"
+            break
+        if not chunk:
+            ended = "eof"
+            break
+        chunks.append(chunk)
+    return b"".join(chunks), ended
 
 
 class Reply:

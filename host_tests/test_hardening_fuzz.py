@@ -37,7 +37,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import LIB, RUNTIMES
-from test_hardening_common import CORPUS, ESCAPE_MARKERS, Reply, start_hardening, to_bytes, \
+from test_hardening_common import CORPUS, ESCAPE_MARKERS, Reply, read_all, start_hardening, to_bytes, \
     to_text
 
 if str(LIB) not in sys.path:
@@ -931,23 +931,6 @@ def _connect(port):
     return sock
 
 
-def _read_all(sock, deadline):
-    chunks, ended = [], "timeout"
-    while time.monotonic() < deadline:
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            chunk = sock.recv(65536)
-        except socket.timeout:
-            break
-        except ConnectionResetError:
-            ended = "reset"
-            break
-        if not chunk:
-            ended = "eof"
-            break
-        chunks.append(chunk)
-    return b"".join(chunks), ended
-
 
 def _read_answers(sock, data, models, deadline):
     """Read on a kept-alive connection until the answers to models are all there."""
@@ -992,7 +975,7 @@ def replay(port, entry):
                 sock.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
-            more, ended = _read_all(sock, deadline)
+            more, ended = read_all(sock, deadline)
             return data + more, ended
         payload = b"".join(requests)
         try:
@@ -1007,7 +990,7 @@ def replay(port, entry):
             sock.shutdown(socket.SHUT_WR)
         except OSError:
             pass  # closed by the server half way: read what it said
-        return _read_all(sock, deadline)
+        return read_all(sock, deadline)
 
 
 def load_corpus():
@@ -1024,7 +1007,7 @@ def server(request, tmp_path_factory):
 def _ok(port):
     with _connect(port) as sock:
         sock.sendall(b"GET /ok HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
-        data, _ = _read_all(sock, time.monotonic() + 2)
+        data, _ = read_all(sock, time.monotonic() + 2)
     reply, _ = take_response(data)
     return reply is not None and (reply.status, reply.body) == (200, b"ok")
 
@@ -1117,7 +1100,7 @@ def test_limit_at_its_value_whatever_the_segmentation(server, name):
                 sock.shutdown(socket.SHUT_WR)
             except OSError:
                 pass  # answered and closed before the last piece
-            received, _ = _read_all(sock, time.monotonic() + 2)
+            received, _ = read_all(sock, time.monotonic() + 2)
         replies = []
         while received:
             reply, received = take_response(received)

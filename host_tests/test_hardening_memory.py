@@ -26,7 +26,7 @@ import time
 import pytest
 
 from conftest import LIB, REPO, start_server
-from test_hardening_common import APPS, ESCAPE_MARKERS, Exchange, exchange
+from test_hardening_common import APPS, ESCAPE_MARKERS, Exchange, exchange, read_all
 
 sys.path.insert(0, str(REPO / "tools"))
 import deploy  # noqa: E402  (its mpy-cross build, as for a board)
@@ -234,18 +234,8 @@ def hold_then_finish(server, size, count):
 
 def _drain(sock):
     start = time.monotonic()
-    chunks, ended = [], "timeout"
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except OSError as exc:
-            ended = "reset" if isinstance(exc, ConnectionResetError) else "timeout"
-            break
-        if not chunk:
-            ended = "eof"
-            break
-        chunks.append(chunk)
-    return Exchange(b"".join(chunks), ended, time.monotonic() - start)
+    data, ended = read_all(sock, start + (sock.gettimeout() or 15))
+    return Exchange(data, ended, time.monotonic() - start)
 
 
 def test_connections_up_to_the_cap_at_once(server, idle):
