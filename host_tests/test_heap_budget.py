@@ -22,6 +22,9 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = os.path.join(REPO, "lib")
+sys.path.insert(0, os.path.join(REPO, "tools", "bench"))
+# The benchmark's own client and process runner, so both measure alike.
+from run import Server, recv_response, request, send_request  # noqa: E402
 
 # Bytes (KiB for the heap size), 64-bit MicroPython unix port, package as .mpy.
 # Measured 2026-11-20 (23:15 UTC): import 14,336; per request 5,248 (keep-alive) and
@@ -92,86 +95,14 @@ class Build:
         return out.stdout
 
     def start(self, heapsize_k=None):
-        return _App(self, heapsize_k)
-
-
-class _App:
-    def __init__(self, build, heapsize_k):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        self.port = s.getsockname()[1]
-        s.close()
-        argv = [build.mp]
+        argv = [self.mp]
         if heapsize_k:
             argv += ["-X", "heapsize=%dK" % heapsize_k]
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(argv + [build.app, str(self.port)], env=build.env,
-                                     cwd=build.cwd, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def ready(self, timeout=10.0):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end and self.proc.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return True
-            except OSError:
-                time.sleep(0.02)
-        return False
-
-    def output(self):
-        self.log.seek(0)
-        return self.log.read().decode("utf-8", "replace")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
-def _send(sock, method, path, body=None, close=False):
-    head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n" % (method, path)
-    if body is not None:
-        head += "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
-    if close:
-        head += "Connection: close\r\n"
-    sock.sendall(head.encode() + b"\r\n" + (body or b""))
-
-
-def _receive(sock):
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise ConnectionError("closed before the response head ended: %r" % data)
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    length = 0
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(body) < length:
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise ConnectionError("closed inside the body")
-        body += chunk
-    return int(lines[0].split()[1]), body
-
-
-def _request(port, method, path, body=None):
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        _send(s, method, path, body, close=True)
-        return _receive(s)
+        return Server("httpserver", argv + [self.app, "{port}"], env=self.env, cwd=self.cwd)
 
 
 def _mem(port, mode=""):
-    status, body = _request(port, "GET", "/mem?mode=" + mode if mode else "/mem")
+    status, body = request(port, "GET", "/mem?mode=" + mode if mode else "/mem")
     assert status == 200, body
     return json.loads(body)["alloc"]
 
@@ -188,17 +119,17 @@ def _allocated(port, count, keepalive):
     """Bytes allocated (collector off) by `count` GET /hello plus the two /mem calls."""
     if keepalive:
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-            _send(s, "GET", "/mem?mode=off")
-            before = json.loads(_receive(s)[1])["alloc"]
+            send_request(s, "GET", "/mem?mode=off")
+            before = json.loads(recv_response(s)[1])["alloc"]
             for _ in range(count):
-                _send(s, "GET", "/hello")
-                assert _receive(s) == (200, b"Hello, World!")
-            _send(s, "GET", "/mem?mode=peek")
-            after = json.loads(_receive(s)[1])["alloc"]
+                send_request(s, "GET", "/hello")
+                assert recv_response(s) == (200, b"Hello, World!")
+            send_request(s, "GET", "/mem?mode=peek")
+            after = json.loads(recv_response(s)[1])["alloc"]
     else:
         before = _mem(port, "off")
         for _ in range(count):
-            assert _request(port, "GET", "/hello") == (200, b"Hello, World!")
+            assert request(port, "GET", "/hello") == (200, b"Hello, World!")
         after = _mem(port, "peek")
     _mem(port)  # collect, collector back on
     return after - before
@@ -208,9 +139,9 @@ def measure_server(build):
     """Running-app heap, per-request allocation and heap per idle connection."""
     app = build.start()
     try:
-        assert app.ready(), app.output()
+        assert app.wait_ready(), app.output()
         for method, path, body, expect in FIVE:
-            status, got = _request(app.port, method, path, body)
+            status, got = request(app.port, method, path, body)
             assert status == 200 and expect in got, (method, path, status, got)
         result = {"app_heap": _mem(app.port)}
         for keepalive, key in ((True, "alloc_per_request_keepalive"),
@@ -234,12 +165,12 @@ def measure_server(build):
 def serves(build, heapsize_k, count=200):
     app = build.start(heapsize_k)
     try:
-        if not app.ready(timeout=5):
+        if not app.wait_ready(timeout=5):
             return False
         for i in range(count):
             method, path, body, expect = FIVE[i % len(FIVE)]
             try:
-                status, got = _request(app.port, method, path, body)
+                status, got = request(app.port, method, path, body)
             except OSError:
                 return False
             if status != 200 or expect not in got:
