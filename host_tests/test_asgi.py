@@ -6,7 +6,6 @@ The app modules call app.run() at import; host_tests/apps/asgi_serve.py turns
 that into a no-op and serves the module's `app` with uvicorn instead.
 """
 import asyncio
-import gzip
 import json
 import signal
 import threading
@@ -17,6 +16,7 @@ import pytest
 pytest.importorskip("uvicorn")
 
 from conftest import REPO, start_server  # noqa: E402
+from test_guide import lay_out_guide_files  # noqa: E402
 
 APPS = REPO / "host_tests" / "apps"
 SERVE = APPS / "asgi_serve.py"
@@ -37,18 +37,8 @@ def app(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def guide(tmp_path_factory):
-    # The same files as test_guide.py's fixture lays out.
     folder = tmp_path_factory.mktemp("asgi_guide")
-    public = folder / "public"
-    public.mkdir()
-    (public / "style.css").write_text("body { color: red }")
-    (public / "index.html").write_text("<h1>home</h1>")
-    (public / "app.js.gz").write_bytes(gzip.compress(b"console.log('gz')"))
-    (public / "app.js").write_text("console.log('plain')")
-    (folder / "report.pdf").write_bytes(b"%PDF-1.4 " + bytes(range(256)) * 40)
-    (folder / "secret.txt").write_text("do not serve")
-    (folder / "public-private").mkdir()
-    (folder / "public-private" / "key.txt").write_text("sibling secret")
+    lay_out_guide_files(folder)
     server = start_uvicorn("guide_app", folder)
     yield server
     server.stop()

@@ -13,20 +13,24 @@ from conftest import RUNTIMES, start_server, REPO
 AUTH = {"Authorization": "Bearer t"}
 
 
-@pytest.fixture(scope="module", params=RUNTIMES)
-def guide(request, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("guide")
+def lay_out_guide_files(folder):
+    """The files the guide app serves, and the ones it must never serve."""
     public = folder / "public"
     public.mkdir()
     (public / "style.css").write_text("body { color: red }")
     (public / "index.html").write_text("<h1>home</h1>")
-    (public / "app.js").write_bytes(gzip.compress(b"console.log(1)"))
     (public / "app.js.gz").write_bytes(gzip.compress(b"console.log('gz')"))
     (public / "app.js").write_text("console.log('plain')")
     (folder / "report.pdf").write_bytes(b"%PDF-1.4 " + bytes(range(256)) * 40)
     (folder / "secret.txt").write_text("do not serve")
     (folder / "public-private").mkdir()
     (folder / "public-private" / "key.txt").write_text("sibling secret")
+
+
+@pytest.fixture(scope="module", params=RUNTIMES)
+def guide(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("guide")
+    lay_out_guide_files(folder)
     heapsize = "128K" if request.param == "micropython" else None
     server = start_server(request.param, REPO / "host_tests" / "apps" / "guide_app.py",
                           folder, heapsize=heapsize)
