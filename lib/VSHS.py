@@ -250,29 +250,24 @@ class SSEResponse(StreamingResponse):
     def __init__(self, run):
         StreamingResponse.__init__(self, None, 200, None, "text/event-stream")
         self._run = run
-        self._writer = None
+        self.streaming = False  # while run() runs; send() outside it raises
         self.closed = False
 
     async def write(self, writer, send_body, connection="", version="HTTP/1.1"):
-        self.chunked_out = version == "HTTP/1.1"
-        writer.write(self.head(connection))
-        await writer.drain()
+        await self.begin(writer, connection, version)
         if not send_body:
             return
-        self._writer = writer
+        self.streaming = True
         try:
             await self._run(self)
         finally:
-            self._writer = None
+            self.streaming = False
         if self.closed:
             raise OSError("the client has gone")
-        if self.chunked_out:
-            writer.write(b"0\r\n\r\n")
-            await writer.drain()
+        await self.end()
 
     async def send(self, data, event=None):
-        writer = self._writer
-        if writer is None or self.closed:
+        if not self.streaming or self.closed:
             self.closed = True
             raise OSError("the client has gone")
         text = "data: %s\n\n" % json.dumps(data)
@@ -281,13 +276,8 @@ class SSEResponse(StreamingResponse):
             if "\n" in event or "\r" in event:
                 raise ValueError("line break in an event name")
             text = "event: %s\n%s" % (event, text)
-        chunk = text.encode()
         try:
-            if self.chunked_out:
-                writer.write(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
-            else:
-                writer.write(chunk)
-            await writer.drain()
+            await self.write_chunk(text)
         except Exception as exc:
             self.closed = True
             raise OSError("the client has gone: %s" % (exc,))

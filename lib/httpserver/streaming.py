@@ -24,30 +24,30 @@ class StreamingResponse(Response):
         return "Transfer-Encoding: chunked\r\n" if self.chunked_out else ""
 
     async def write(self, writer, send_body, connection="", version="HTTP/1.1"):
-        self.chunked_out = version == "HTTP/1.1"
-        writer.write(self.head(connection))
-        await writer.drain()
+        await self.begin(writer, connection, version)
         if not send_body:
             await self._close()
             return
-        self._writer = writer
         try:
-            await runtime.pump(self.generator, self._deliver)
+            await runtime.pump(self.generator, self.write_chunk)
         finally:
             # Runs the generator's own finally when the client has gone.
             await self._close()
-        if self.chunked_out:
-            writer.write(b"0\r\n\r\n")
-            await writer.drain()
+        await self.end()
 
-    async def _close(self):
-        close = getattr(self.generator, "aclose", None) or getattr(self.generator, "close", None)
-        if close is not None:
-            result = close()
-            if result is not None:
-                await result
+    # A subclass that produces its body another way (pushing events, say)
+    # overrides write() with begin(), write_chunk() as often as it likes,
+    # and end(), and keeps the framing.
 
-    async def _deliver(self, chunk):
+    async def begin(self, writer, connection="", version="HTTP/1.1"):
+        """Send the head; chunked framing when the client speaks HTTP/1.1."""
+        self.chunked_out = version == "HTTP/1.1"
+        self._writer = writer
+        writer.write(self.head(connection))
+        await writer.drain()
+
+    async def write_chunk(self, chunk):
+        """Send one piece of the body (str or bytes); an empty one is skipped."""
         if isinstance(chunk, str):
             chunk = chunk.encode()
         elif not isinstance(chunk, (bytes, bytearray)):
@@ -60,3 +60,16 @@ class StreamingResponse(Response):
         else:
             writer.write(chunk)
         await writer.drain()
+
+    async def end(self):
+        """Mark the end of the body (HTTP/1.0 clients see the connection close)."""
+        if self.chunked_out:
+            self._writer.write(b"0\r\n\r\n")
+            await self._writer.drain()
+
+    async def _close(self):
+        close = getattr(self.generator, "aclose", None) or getattr(self.generator, "close", None)
+        if close is not None:
+            result = close()
+            if result is not None:
+                await result
