@@ -43,6 +43,7 @@ class _Connection:
         self.expired = False
         self.streaming = False  # a stream or WebSocket, which may never end
         self.task = asyncio.current_task()
+        self.peer = runtime.peer_address(writer)  # once, not for every request
 
     def write(self, data):
         self.writer.write(data)
@@ -280,7 +281,7 @@ class Server:
             buffer[:end], app.max_headers, Headers())
         path, query = split_target(target)
         request = Request(app, method, path, query, headers, b"",
-                          runtime.peer_address(conn.writer), version, self.scheme)
+                          conn.peer, version, self.scheme)
         # For responses that take the connection over (WebSocket).
         request.connection = conn
         return request
