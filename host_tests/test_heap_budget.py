@@ -24,7 +24,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = os.path.join(REPO, "lib")
 sys.path.insert(0, os.path.join(REPO, "tools", "bench"))
 # The benchmark's own client and process runner, so both measure alike.
-from run import Server, recv_response, request, send_request  # noqa: E402
+from run import FIVE, Server, recv_response, request, send_request  # noqa: E402
 
 # Bytes (KiB for the heap size), 64-bit MicroPython unix port, package as .mpy.
 # Measured 2026-11-20 (23:15 UTC): import 14,336; per request 5,248 (keep-alive) and
@@ -49,14 +49,6 @@ BUDGET = {
 # The benchmark's own five-route app, so that the budgets and the benchmark
 # measure the same thing.
 APP = os.path.join(REPO, "tools", "bench", "apps", "hs_app.py")
-
-FIVE = [
-    ("GET", "/hello", None, b"Hello, World!"),
-    ("GET", "/users/42", None, b"42"),
-    ("GET", "/search?q=abc", None, b"abc"),
-    ("POST", "/echo", b'{"a": [1, 2, 3]}', b"3]"),
-    ("GET", "/mem", None, b"alloc"),
-]
 
 
 # ------------------------------------------------------------------ helpers
