@@ -42,27 +42,27 @@ async def _lifespan(app, receive, send):
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            try:
-                # Only a server that runs the lifespan protocol owns the
-                # process; an in-process test client never gets this far.
-                _attach(app)
-                for hook in getattr(app, "_startup", ()):
-                    await runtime.call(hook)
-            except Exception as exc:
-                runtime.log_exception(exc)
-                await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+            # Only a server that runs the lifespan protocol owns the process;
+            # an in-process test client never gets this far.
+            _attach(app)
+            if not await _run_hooks(app._startup, "lifespan.startup", send):
                 return
-            await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            try:
-                for hook in getattr(app, "_shutdown", ()):
-                    await runtime.call(hook)
-            except Exception as exc:
-                runtime.log_exception(exc)
-                await send({"type": "lifespan.shutdown.failed", "message": repr(exc)})
-                return
-            await send({"type": "lifespan.shutdown.complete"})
+            await _run_hooks(app._shutdown, "lifespan.shutdown", send)
             return
+
+
+async def _run_hooks(hooks, phase, send):
+    """Run start-up or shutdown hooks and report to the ASGI server; True if all ran."""
+    try:
+        for hook in hooks:
+            await runtime.call(hook)
+    except Exception as exc:
+        runtime.log_exception(exc)
+        await send({"type": phase + ".failed", "message": repr(exc)})
+        return False
+    await send({"type": phase + ".complete"})
+    return True
 
 
 class ProcessServer:
