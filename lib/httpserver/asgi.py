@@ -75,6 +75,7 @@ class ProcessServer:
     """
 
     stopping = False
+    connections = ()  # uvicorn owns them: app.connections reads 0 here
 
     def stop(self):
         if not self.stopping:
