@@ -21,8 +21,8 @@ if not logger.handlers and not logging.getLogger().handlers:
 
 __all__ = [
     "MAX_CONNECTIONS", "FILE_BLOCK_SIZE", "ticks_ms", "ticks_diff",
-    "call", "pump", "fill", "log_exception", "announce", "peer_address", "guess_type", "listen",
-    "install_signal_handlers",
+    "call", "pump", "fill", "receive_into", "write", "drain", "close", "log_exception",
+    "announce", "peer_address", "guess_type", "listen", "install_signal_handlers",
 ]
 
 _async_functions = {}
@@ -71,6 +71,37 @@ async def fill(conn):
     conn.buffer = conn.buffer + data if conn.buffer else data
 
 
+async def receive_into(conn, view):
+    """Read what arrives into view (past conn.buffer); the count."""
+    data = await conn.reader.read(len(view))
+    if not data:
+        raise EOFError
+    view[:len(data)] = data
+    return len(data)
+
+
+def write(conn, data):
+    conn.writer.write(data)
+
+
+async def drain(conn):
+    await conn.writer.drain()
+
+
+async def close(conn):
+    writer = conn.writer
+    try:
+        writer.close()
+        await writer.wait_closed()
+    except asyncio.CancelledError:
+        # Serving has ended and asyncio.run() cancels what is left: a TLS
+        # peer that never answers close_notify keeps wait_closed() waiting
+        # for up to 30 s. The connection is over either way.
+        pass
+    except Exception:
+        pass
+
+
 async def pump(source, deliver):
     """Await deliver(chunk) for each chunk of an async or plain iterable."""
     if hasattr(source, "__aiter__"):
@@ -85,9 +116,11 @@ def announce(message):
     print(message, flush=True)
 
 
-def peer_address(writer):
-    address = writer.get_extra_info("peername")
-    return tuple(address[:2]) if address else None
+def peer_address(address):
+    """The client's (host, port); IPv6 gives (host, port, flowinfo, scope_id)."""
+    if not address:
+        return None
+    return tuple(address[:2]) if len(address) > 2 else address
 
 
 def guess_type(path):
@@ -95,7 +128,10 @@ def guess_type(path):
 
 
 async def listen(callback, host, port, backlog, ssl=None):
-    server = await asyncio.start_server(callback, host, port, backlog=backlog, ssl=ssl)
+    def accept(reader, writer):
+        return callback(reader, writer, peer_address(writer.get_extra_info("peername")))
+
+    server = await asyncio.start_server(accept, host, port, backlog=backlog, ssl=ssl)
     return server, server.sockets[0].getsockname()[1]
 
 

@@ -66,32 +66,81 @@ def pump(source, deliver):
             yield from deliver(item)
 
 
-async def fill(conn):
-    """Append what arrives on conn.reader to conn.buffer; EOFError at the end."""
-    count = await conn.reader.readinto(_received)
-    while count is None:
-        # A TLS socket woke up for a record without application data (part
-        # of a handshake): MicroPython's readinto gives None then.
-        count = await conn.reader.readinto(_received)
+# A connection's reader and writer are both its socket: no Stream object, and
+# between requests the only frame waiting on it is fill's. The functions that
+# wait are generators, which MicroPython's asyncio awaits like coroutines
+# (CPython, which replaces them, would not accept `return` in `async def`).
+_io_queue = asyncio.core._io_queue if MICROPYTHON else None  # type: ignore[attr-defined]
+
+
+def fill(conn):
+    """Append what arrives on the connection to conn.buffer; EOFError at the end."""
+    sock = conn.reader
+    while True:
+        yield _io_queue.queue_read(sock)
+        # None: nothing yet, or (TLS) a record without application data.
+        count = sock.readinto(_received)
+        if count is not None:
+            break
     if not count:
         raise EOFError
     data = bytes(_received_view[:count])
     conn.buffer = conn.buffer + data if conn.buffer else data
 
 
+def receive_into(conn, view):
+    """Read what arrives straight into view (past conn.buffer); the count."""
+    sock = conn.reader
+    while True:
+        yield _io_queue.queue_read(sock)
+        count = sock.readinto(view)
+        if count is not None:
+            break
+    if not count:
+        raise EOFError
+    return count
+
+
+def write(conn, data):
+    """Hand data to the socket; what it does not take waits for drain()."""
+    if conn.unsent:
+        conn.unsent = bytes(conn.unsent) + data
+        return
+    count = conn.writer.write(data) or 0  # None: the socket is full
+    if count < len(data):
+        conn.unsent = memoryview(data)[count:]
+
+
+def drain(conn):
+    sock = conn.writer
+    while conn.unsent:
+        yield _io_queue.queue_write(sock)
+        count = sock.write(conn.unsent)
+        if count:
+            conn.unsent = conn.unsent[count:]
+    conn.unsent = b""
+
+
+async def close(conn):
+    try:
+        conn.writer.close()
+    except OSError:
+        pass
+
+
 def announce(message):
     print(message)
 
 
-def peer_address(writer):
-    address = writer.get_extra_info("peername")
+def peer_address(address):
+    """The client's (host, port) from what accept gave; as is if it is one."""
     if isinstance(address, (bytes, bytearray)):
         # The unix port hands out a raw sockaddr; boards give a tuple, and
         # their firmware (and stubs) lack these two functions.
         import socket
         family, host, port = socket.sockaddr(address)[:3]  # type: ignore[attr-defined]
-        address = (socket.inet_ntop(family, host), port)  # type: ignore[attr-defined]
-    return tuple(address) if address else None
+        return (socket.inet_ntop(family, host), port)  # type: ignore[attr-defined]
+    return address
 
 
 def guess_type(path):
@@ -114,7 +163,7 @@ class _Listener:
         sock = self.sock
         while True:
             try:
-                yield asyncio.core._io_queue.queue_read(sock)  # type: ignore[attr-defined]
+                yield _io_queue.queue_read(sock)
             except asyncio.CancelledError:
                 sock.close()
                 raise
@@ -125,8 +174,7 @@ class _Listener:
                     client = ssl.wrap_socket(
                         client, server_side=True, do_handshake_on_connect=False)
                 client.setblocking(False)
-                stream = asyncio.StreamReader(client, {"peername": address})
-                asyncio.create_task(callback(stream, stream))
+                asyncio.create_task(callback(client, client, address))
             except Exception as exc:  # MemoryError included: drop this client only
                 if client is not None:
                     client.close()

@@ -33,30 +33,28 @@ _BUSY = 2  # the app is handling it: no deadline
 class _Connection:
     """One client's connection; responses write through it (see drain)."""
 
-    def __init__(self, reader, writer, patience_ms):
+    def __init__(self, reader, writer, address, patience_ms):
         self.reader = reader
         self.writer = writer
+        self.peer = address  # as the runtime gave it, until a request needs it
         self.patience_ms = patience_ms
         self.buffer = b""
+        self.unsent = b""  # output the socket has not taken yet (MicroPython)
         self.state = _IDLE
         self.deadline = None
         self.expired = False
         self.streaming = False  # a stream or WebSocket, which may never end
         self.task = asyncio.current_task()
-        self.peer = runtime.peer_address(writer)  # once, not for every request
 
     def write(self, data):
-        self.writer.write(data)
+        runtime.write(self, data)
 
     async def drain(self):
         # A client that stops reading must not hold the connection forever:
         # a write that makes no progress for read_timeout ends it.
         self.deadline = runtime.ticks_ms() + self.patience_ms
-        await self.writer.drain()
+        await runtime.drain(self)
         self.deadline = None
-
-    def get_extra_info(self, name):
-        return self.writer.get_extra_info(name)
 
     async def read_line(self, limit, status=400):
         """The next line without its CRLF; HTTPException(status) past limit."""
@@ -76,8 +74,18 @@ class _Connection:
         if len(buffer) >= size:
             self.buffer = buffer[size:]
             return buffer[:size]
-        self.buffer = b""
-        return buffer + await self.reader.readexactly(size - len(buffer))
+        # Joined once at the end: the pieces are one read each, so a
+        # fragmented heap needs a single free block of the full size.
+        pieces = []
+        while len(buffer) < size:
+            pieces.append(buffer)
+            size -= len(buffer)
+            self.buffer = b""
+            await runtime.fill(self)
+            buffer = self.buffer
+        pieces.append(buffer[:size])
+        self.buffer = buffer[size:]
+        return b"".join(pieces)
 
 
 class Server:
@@ -149,34 +157,45 @@ class Server:
             if conn.deadline is not None and runtime.ticks_diff(now, conn.deadline) >= 0:
                 self._expire(conn)
 
-    async def _accept(self, reader, writer):
+    async def _accept(self, reader, writer, address):
+        conn = _Connection(reader, writer, address, int(self.app.read_timeout * 1000))
         if len(self.connections) >= self.app.max_connections or self.stopping:
             try:
-                writer.write(_UNAVAILABLE)
-                await writer.drain()
+                conn.write(_UNAVAILABLE)
+                await runtime.drain(conn)
             except Exception:
                 pass
-            await _close(writer)
+            await runtime.close(conn)
             return
-        conn = _Connection(reader, writer, int(self.app.read_timeout * 1000))
         self.connections.add(conn)
         try:
-            await self._converse(conn)
+            timeout = self.app.read_timeout
+            while True:
+                conn.state = _IDLE
+                conn.deadline = runtime.ticks_ms() + int(timeout * 1000)
+                if not conn.buffer:
+                    # Between requests only this frame and the read are
+                    # alive: all an idle connection holds. EOFError: the
+                    # client is done.
+                    await runtime.fill(conn)
+                if not await self._exchange(conn):
+                    break
+                timeout = self.app.keepalive_timeout
         except asyncio.CancelledError:
             if not conn.expired:
                 raise
             if conn.state == _READING:
-                await _answer(writer, HTTPException(408))
+                await _answer(conn, HTTPException(408))
         except HTTPException as exc:
             # The request could not be read: answer and close, as what
             # follows on the connection cannot be trusted.
-            await _answer(writer, exc)
+            await _answer(conn, exc)
         except MemoryError:
-            conn.buffer = b""
+            conn.buffer = conn.unsent = b""
             gc.collect()
             try:
-                writer.write(_UNAVAILABLE)
-                await writer.drain()
+                conn.write(_UNAVAILABLE)
+                await runtime.drain(conn)
             except Exception:
                 pass
         except (EOFError, OSError):
@@ -186,90 +205,82 @@ class Server:
         finally:
             conn.deadline = None
             self.connections.discard(conn)
-            await _close(writer)
+            await runtime.close(conn)
 
-    async def _converse(self, conn):
+    async def _exchange(self, conn):
+        """Read one request, answer it; whether the connection goes on."""
         app = self.app
-        first = True
-        while True:
-            request = await self._read_head(conn, first)
-            if request is None:
-                return
-            first = False
-            try:
-                request.body = await self._read_body(conn, request)
-            except HTTPException as exc:
-                conn.state = _BUSY
-                conn.deadline = None
-                response = await app.handle_error(request, exc)
-                await response.write(conn, request.method != "HEAD", _CLOSE)
-                return
+        request = await self._read_head(conn)
+        if request is None:
+            return False
+        try:
+            request.body = await self._read_body(conn, request)
+        except HTTPException as exc:
             conn.state = _BUSY
             conn.deadline = None
-            try:
-                response = await app.dispatch(request)
-            except asyncio.CancelledError:
-                if conn.expired:
-                    raise
-                # Raised by the app itself, not a cancellation of ours.
-                runtime.log_exception(asyncio.CancelledError("raised while handling a request"))
-                response = error_response(HTTPException(500))
-            version = request.http_version
-            keep_alive = (
-                not self.stopping
-                and wants_keep_alive(version, request.headers.get("connection"))
-                and not (response.chunked and version == "HTTP/1.0")
-                and not response.upgraded
-            )
-            if not keep_alive:
-                connection = _CLOSE
-            elif version == "HTTP/1.0":
-                connection = _KEEP_ALIVE_1_0
-            else:
-                connection = ""
-            send_body = request.method != "HEAD"
-            conn.streaming = response.chunked or response.upgraded
-            try:
-                await response.write(conn, send_body, connection, version)
-            except (EOFError, OSError, MemoryError):
+            response = await app.handle_error(request, exc)
+            await response.write(conn, request.method != "HEAD", _CLOSE)
+            return False
+        conn.state = _BUSY
+        conn.deadline = None
+        try:
+            response = await app.dispatch(request)
+        except asyncio.CancelledError:
+            if conn.expired:
                 raise
-            except Exception as exc:
-                runtime.log_exception(exc)
-                if response.encoded:
-                    return  # cut off half way: closing tells the client
-                # Nothing was sent yet (a bad status or header): answer 500.
-                await error_response(HTTPException(500)).write(
-                    conn, send_body, connection, version)
-            conn.streaming = False
-            if not keep_alive:
-                return
+            # Raised by the app itself, not a cancellation of ours.
+            runtime.log_exception(asyncio.CancelledError("raised while handling a request"))
+            response = error_response(HTTPException(500))
+        version = request.http_version
+        keep_alive = (
+            not self.stopping
+            and wants_keep_alive(version, request.headers.get("connection"))
+            and not (response.chunked and version == "HTTP/1.0")
+            and not response.upgraded
+        )
+        if not keep_alive:
+            connection = _CLOSE
+        elif version == "HTTP/1.0":
+            connection = _KEEP_ALIVE_1_0
+        else:
+            connection = ""
+        send_body = request.method != "HEAD"
+        conn.streaming = response.chunked or response.upgraded
+        try:
+            await response.write(conn, send_body, connection, version)
+        except (EOFError, OSError, MemoryError):
+            raise
+        except Exception as exc:
+            runtime.log_exception(exc)
+            if response.encoded:
+                return False  # cut off half way: closing tells the client
+            # Nothing was sent yet (a bad status or header): answer 500.
+            await error_response(HTTPException(500)).write(
+                conn, send_body, connection, version)
+        conn.streaming = False
+        return keep_alive
 
-    async def _read_head(self, conn, first):
-        """The next request's head as a Request, or None when the client is done."""
+    async def _read_head(self, conn):
+        """The next request's head as a Request, or None if the client ends it."""
         app = self.app
-        conn.state = _IDLE
-        conn.deadline = runtime.ticks_ms() + int(
-            (app.read_timeout if first else app.keepalive_timeout) * 1000)
+        conn.state = _READING
+        conn.deadline = runtime.ticks_ms() + int(app.read_timeout * 1000)
         while True:
             buffer = conn.buffer
-            if buffer:
-                if conn.state == _IDLE:
-                    conn.state = _READING
-                    conn.deadline = runtime.ticks_ms() + int(app.read_timeout * 1000)
-                while buffer[:2] == b"\r\n":
-                    # RFC 9112 2.2: ignore empty lines before a request.
-                    buffer = conn.buffer = buffer[2:]
-                end = buffer.find(b"\r\n\r\n")
-                line_end = buffer.find(b"\r\n")
-                # The slack lets a head at a limit wait for its CRLF (CRLF CRLF).
-                if line_end > app.max_request_line or (
-                    line_end < 0 and len(buffer) > app.max_request_line + 1
-                ):
-                    raise HTTPException(414)
-                if end >= 0:
-                    break
-                if len(buffer) > app.max_head_size + 3:
-                    raise HTTPException(431)
+            while buffer[:2] == b"\r\n":
+                # RFC 9112 2.2: ignore empty lines before a request.
+                buffer = conn.buffer = buffer[2:]
+            end = buffer.find(b"\r\n\r\n")
+            line_end = buffer.find(b"\r\n")
+            # The slack lets a head at a limit wait for its CRLF (CRLF CRLF).
+            if line_end > app.max_request_line or (
+                line_end < 0 and len(buffer) > app.max_request_line + 1
+            ):
+                raise HTTPException(414)
+            if end >= 0:
+                break
+            if len(buffer) > app.max_head_size + 3:
+                raise HTTPException(431)
             try:
                 await runtime.fill(conn)
             except EOFError:
@@ -280,6 +291,7 @@ class Server:
         method, target, version, headers = parse_head(
             buffer[:end], app.max_headers, Headers())
         path, query = split_target(target)
+        conn.peer = runtime.peer_address(conn.peer)  # resolved once, at the first request
         request = Request(app, method, path, query, headers, b"",
                           conn.peer, version, self.scheme)
         # For responses that take the connection over (WebSocket).
@@ -298,8 +310,8 @@ class Server:
             if expect.lower() != "100-continue":
                 raise HTTPException(417)
             if request.http_version == "HTTP/1.1":
-                conn.writer.write(_CONTINUE)
-                await conn.writer.drain()
+                conn.write(_CONTINUE)
+                await conn.drain()
         if length is not None:
             return await conn.read_exact(length)
         chunks = []
@@ -327,21 +339,8 @@ class Server:
         return b"".join(chunks)
 
 
-async def _answer(writer, exc):
+async def _answer(conn, exc):
     try:
-        await error_response(exc).write(writer, True, _CLOSE)
-    except Exception:
-        pass
-
-
-async def _close(writer):
-    try:
-        writer.close()
-        await writer.wait_closed()
-    except asyncio.CancelledError:
-        # Serving has ended and asyncio.run() cancels what is left: a TLS
-        # peer that never answers close_notify keeps CPython's wait_closed()
-        # waiting for up to 30 s. The connection is over either way.
-        pass
+        await error_response(exc).write(conn, True, _CLOSE)
     except Exception:
         pass

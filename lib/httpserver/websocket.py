@@ -256,11 +256,10 @@ class WebSocket:
 
     async def _payload(self, length, mask):
         conn = self._conn
-        readinto = getattr(conn.reader, "readinto", None)
-        if readinto is None or length <= 256:
+        if length <= 256:
             return _unmask(await conn.read_exact(length), mask)
-        # MicroPython: read straight into one buffer and unmask it in place;
-        # reading into pieces and joining them would fragment a small heap.
+        # Read straight into one buffer and unmask it in place; reading into
+        # pieces and joining them would fragment a small heap.
         data = bytearray(length)
         view = memoryview(data)
         buffered = conn.buffer
@@ -269,12 +268,7 @@ class WebSocket:
             view[:got] = buffered[:got]
             conn.buffer = buffered[got:]
         while got < length:
-            count = await readinto(view[got:])
-            if count is None:
-                continue  # TLS: a record without application data
-            if not count:
-                raise EOFError
-            got += count
+            got += await runtime.receive_into(conn, view[got:])
         _unmask_into(view, mask)
         return data
 
@@ -326,7 +320,7 @@ class WebSocket:
 
     async def _send_frame(self, opcode, payload):
         head, payload = frame(opcode, payload)
-        writer = self._conn.writer
+        writer = self._conn
         if len(payload) <= 1024:
             writer.write(head + payload)
         else:
