@@ -43,7 +43,10 @@ LEAK_TOLERANCE = 2048
 # less once the heap is fragmented; larger ones get a 503.
 BODY_FLOOR = 4096
 # Each of max_connections clients at once can send a body this large (bytes).
-CONCURRENT_BODY = 1024
+# With 1 KiB each, the 64-bit port's heap is at times too fragmented for one
+# or two of the eight bodies (measured: 55% of rounds all served, 92% of
+# requests): those get a 503, which the next test allows.
+CONCURRENT_BODY = 512
 
 
 def smallest_board():
@@ -248,8 +251,8 @@ def test_connections_up_to_the_cap_at_once(server, idle):
     assert_back_to_idle(server, idle, "after %d clients at once" % MAX_CONNECTIONS)
 
 
-@pytest.mark.parametrize("size", [2048, 8192])
-def test_connections_up_to_the_cap_with_bodies_that_do_not_all_fit(server, idle, size):
+@pytest.mark.parametrize("size", [1024, 2048, 8192])
+def test_connections_up_to_the_cap_with_bodies_that_may_not_all_fit(server, idle, size):
     # Together (and with the heap fragmented by so many connections) these do
     # not all fit: each is answered or refused cleanly. A client refused while
     # the others were still sending frees its place, so the newcomer may be
