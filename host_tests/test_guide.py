@@ -1,14 +1,15 @@
 """The guide's examples, all in one app, behave as the guide says on both runtimes.
 
 Under MicroPython the app is loaded from .py source (as `mpremote cp` leaves
-it) with the heap capped at 128K.
+it) and the library as tools/deploy.py puts it on a board (.mpy), with the
+heap capped at 128K.
 """
 import gzip
 import json
 
 import pytest
 
-from conftest import RUNTIMES, start_server, REPO
+from conftest import REPO, RUNTIMES, board_library, start_server
 
 AUTH = {"Authorization": "Bearer t"}
 
@@ -31,9 +32,12 @@ def lay_out_guide_files(folder):
 def guide(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("guide")
     lay_out_guide_files(folder)
-    heapsize = "128K" if request.param == "micropython" else None
+    # Under MicroPython, with the heap capped and the library as on a board.
+    heapsize = env = None
+    if request.param == "micropython":
+        heapsize, env = "128K", board_library(tmp_path_factory.mktemp("board"))
     server = start_server(request.param, REPO / "host_tests" / "apps" / "guide_app.py",
-                          folder, heapsize=heapsize)
+                          folder, heapsize=heapsize, env=env)
     yield server
     output = server.stop()
     assert "MemoryError" not in output, output

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import REPO, RUNTIMES, start_server
+from conftest import REPO, RUNTIMES, board_library, start_server
 
 APPS = REPO / "host_tests" / "apps"
 EXAMPLE = APPS / "picohttp_example.py"
@@ -30,10 +30,12 @@ def split(raw):
 
 @pytest.fixture(scope="module", params=RUNTIMES)
 def app(request, tmp_path_factory):
-    # Under MicroPython, loaded from .py source with the heap capped, as on a board.
-    heapsize = "128K" if request.param == "micropython" else None
+    # Under MicroPython, with the heap capped and the library as on a board.
+    heapsize = env = None
+    if request.param == "micropython":
+        heapsize, env = "128K", board_library(tmp_path_factory.mktemp("board"))
     server = start_server(request.param, APP, tmp_path_factory.mktemp("pico"), args=("threads",),
-                          heapsize=heapsize)
+                          heapsize=heapsize, env=env)
     server.runtime = request.param
     yield server
     output = server.stop()
