@@ -66,10 +66,11 @@ def pump(source, deliver):
             yield from deliver(item)
 
 
-# A connection's reader and writer are both its socket: no Stream object, and
-# between requests the only frame waiting on it is fill's. The functions that
-# wait are generators, which MicroPython's asyncio awaits like coroutines
-# (CPython, which replaces them, would not accept `return` in `async def`).
+# A connection's reader and writer are both its socket: no Stream object, so
+# an idle connection holds its socket, its task, the server's frame and
+# fill's. The functions that wait are generators, which MicroPython's asyncio
+# awaits like coroutines (CPython, which replaces them, would not accept
+# `return` in `async def`).
 _io_queue = asyncio.core._io_queue if MICROPYTHON else None  # type: ignore[attr-defined]
 
 
@@ -112,6 +113,7 @@ def write(conn, data):
 
 
 def drain(conn):
+    """Wait until the socket has taken all that was written."""
     sock = conn.writer
     while conn.unsent:
         yield _io_queue.queue_write(sock)
