@@ -21,7 +21,7 @@ if not logger.handlers and not logging.getLogger().handlers:
 
 __all__ = [
     "MAX_CONNECTIONS", "FILE_BLOCK_SIZE", "ticks_ms", "ticks_diff",
-    "call", "pump", "fill", "receive_into", "write", "drain", "close", "log_exception",
+    "call", "pump", "fill", "write", "drain", "close", "log_exception",
     "announce", "peer_address", "guess_type", "listen", "install_signal_handlers",
 ]
 
@@ -69,15 +69,6 @@ async def fill(conn):
     if not data:
         raise EOFError
     conn.buffer = conn.buffer + data if conn.buffer else data
-
-
-async def receive_into(conn, view):
-    """Read what arrives into view (past conn.buffer); the count."""
-    data = await conn.reader.read(len(view))
-    if not data:
-        raise EOFError
-    view[:len(data)] = data
-    return len(data)
 
 
 def write(conn, data):

@@ -89,19 +89,6 @@ def fill(conn):
     conn.buffer = conn.buffer + data if conn.buffer else data
 
 
-def receive_into(conn, view):
-    """Read what arrives straight into view (past conn.buffer); the count."""
-    sock = conn.reader
-    while True:
-        yield _io_queue.queue_read(sock)
-        count = sock.readinto(view)
-        if count is not None:
-            break
-    if not count:
-        raise EOFError
-    return count
-
-
 def write(conn, data):
     """Hand data to the socket; what it does not take waits for drain()."""
     if conn.unsent:

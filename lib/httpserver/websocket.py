@@ -258,17 +258,20 @@ class WebSocket:
         conn = self._conn
         if length <= 256:
             return _unmask(await conn.read_exact(length), mask)
-        # Read straight into one buffer and unmask it in place; reading into
-        # pieces and joining them would fragment a small heap.
+        # Copied into one buffer as it arrives and unmasked in place; joining
+        # pieces would need a second block of the full size on a small heap.
         data = bytearray(length)
         view = memoryview(data)
-        buffered = conn.buffer
-        got = min(len(buffered), length)
-        if got:
-            view[:got] = buffered[:got]
-            conn.buffer = buffered[got:]
-        while got < length:
-            got += await runtime.receive_into(conn, view[got:])
+        got = 0
+        while True:
+            buffered = conn.buffer
+            count = min(len(buffered), length - got)
+            view[got:got + count] = buffered[:count]
+            conn.buffer = buffered[count:]
+            got += count
+            if got == length:
+                break
+            await runtime.fill(conn)
         _unmask_into(view, mask)
         return data
 
