@@ -139,17 +139,19 @@ class Running:
         return self.output()
 
 
-def board_library(folder):
-    """The library in folder/lib as tools/deploy.py copies it to a board
-    (compiled by mpy-cross, without the CPython shim); the environment that
-    makes MicroPython load it from there. Loading from source compiles on
-    the device, which needs tens of KiB more heap."""
+def as_on_a_board(runtime, folder):
+    """start_server() arguments that run MicroPython as on a small board: the
+    heap capped at 128K and the library in folder/lib as tools/deploy.py
+    copies it (compiled by mpy-cross, without the CPython shim). Loading it
+    from source compiles on the device, which needs tens of KiB more heap."""
+    if runtime != "micropython":
+        return {}
     sys.path.insert(0, str(REPO / "tools"))
     import deploy
     files = deploy.source_files(LIB, None, ("*cpython*.py",))
     files += [(LIB / name, "lib/" + name) for name in ("picohttp.py", "VSHS.py")]
     deploy.build(files, folder, deploy.find_mpy_cross())
-    return {"MICROPYPATH": ".frozen:" + str(Path(folder) / "lib")}
+    return {"heapsize": "128K", "env": {"MICROPYPATH": ".frozen:" + str(Path(folder) / "lib")}}
 
 
 def start_server(runtime, script, cwd, *, args=(), env=None, heapsize=None, pythonpath=()):

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from conftest import REPO, RUNTIMES, board_library, start_server
+from conftest import REPO, RUNTIMES, as_on_a_board, start_server
 
 AUTH = {"Authorization": "Bearer t"}
 
@@ -32,12 +32,8 @@ def lay_out_guide_files(folder):
 def guide(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("guide")
     lay_out_guide_files(folder)
-    # Under MicroPython, with the heap capped and the library as on a board.
-    heapsize = env = None
-    if request.param == "micropython":
-        heapsize, env = "128K", board_library(tmp_path_factory.mktemp("board"))
-    server = start_server(request.param, REPO / "host_tests" / "apps" / "guide_app.py",
-                          folder, heapsize=heapsize, env=env)
+    server = start_server(request.param, REPO / "host_tests" / "apps" / "guide_app.py", folder,
+                          **as_on_a_board(request.param, tmp_path_factory.mktemp("board")))
     yield server
     output = server.stop()
     assert "MemoryError" not in output, output

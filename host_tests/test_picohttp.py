@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import REPO, RUNTIMES, board_library, start_server
+from conftest import REPO, RUNTIMES, as_on_a_board, start_server
 
 APPS = REPO / "host_tests" / "apps"
 EXAMPLE = APPS / "picohttp_example.py"
@@ -30,12 +30,8 @@ def split(raw):
 
 @pytest.fixture(scope="module", params=RUNTIMES)
 def app(request, tmp_path_factory):
-    # Under MicroPython, with the heap capped and the library as on a board.
-    heapsize = env = None
-    if request.param == "micropython":
-        heapsize, env = "128K", board_library(tmp_path_factory.mktemp("board"))
     server = start_server(request.param, APP, tmp_path_factory.mktemp("pico"), args=("threads",),
-                          heapsize=heapsize, env=env)
+                          **as_on_a_board(request.param, tmp_path_factory.mktemp("board")))
     server.runtime = request.param
     yield server
     output = server.stop()

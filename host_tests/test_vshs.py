@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import REPO, RUNTIMES, board_library, start_server
+from conftest import REPO, RUNTIMES, as_on_a_board, start_server
 
 VSHS_APP = REPO / "host_tests" / "apps" / "vshs"
 
@@ -28,12 +28,8 @@ def free_port():
 def app(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("vshs") / "app"
     shutil.copytree(VSHS_APP, folder)
-    # Under MicroPython, with the heap capped and the library as on a board.
-    heapsize = env = None
-    if request.param == "micropython":
-        heapsize, env = "128K", board_library(tmp_path_factory.mktemp("board"))
     server = start_server(request.param, folder / "main.py", folder, args=(free_port(),),
-                          heapsize=heapsize, env=env)
+                          **as_on_a_board(request.param, tmp_path_factory.mktemp("board")))
     server.runtime = request.param
     server.folder = folder
     yield server
