@@ -64,23 +64,23 @@ def log_exception(exc):
 
 
 async def fill(conn):
-    """Append what arrives on conn.reader to conn.buffer; EOFError at the end."""
-    data = await conn.reader.read(16384)
+    """Append what arrives on the connection to conn.buffer; EOFError at the end."""
+    data = await conn.channel[0].read(16384)
     if not data:
         raise EOFError
     conn.buffer = conn.buffer + data if conn.buffer else data
 
 
 def write(conn, data):
-    conn.writer.write(data)
+    conn.channel[1].write(data)
 
 
 async def drain(conn):
-    await conn.writer.drain()
+    await conn.channel[1].drain()
 
 
 async def close(conn):
-    writer = conn.writer
+    writer = conn.channel[1]
     try:
         writer.close()
         await writer.wait_closed()
@@ -120,7 +120,7 @@ def guess_type(path):
 
 async def listen(callback, host, port, backlog, ssl=None):
     def accept(reader, writer):
-        return callback(reader, writer, peer_address(writer.get_extra_info("peername")))
+        return callback((reader, writer), peer_address(writer.get_extra_info("peername")))
 
     server = await asyncio.start_server(accept, host, port, backlog=backlog, ssl=ssl)
     return server, server.sockets[0].getsockname()[1]

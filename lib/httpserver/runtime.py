@@ -76,17 +76,26 @@ _io_queue = asyncio.core._io_queue if MICROPYTHON else None  # type: ignore[attr
 
 def fill(conn):
     """Append what arrives on the connection to conn.buffer; EOFError at the end."""
-    sock = conn.reader
+    # An idle connection holds this frame: the work is done in plain
+    # functions, which keep the frame at its smallest.
     while True:
-        yield _io_queue.queue_read(sock)
-        # None: nothing yet, or (TLS) a record without application data.
-        count = sock.readinto(_received)
-        if count is not None:
-            break
+        yield _wait_readable(conn)
+        if _receive(conn):
+            return
+
+
+def _wait_readable(conn):
+    _io_queue.queue_read(conn.channel)
+
+
+def _receive(conn):
+    count = conn.channel.readinto(_received)
+    if count is None:
+        return False  # nothing yet, or (TLS) a record without application data
     if not count:
         raise EOFError
-    data = bytes(_received_view[:count])
-    conn.buffer = conn.buffer + data if conn.buffer else data
+    conn.buffer += _received_view[:count]
+    return True
 
 
 def write(conn, data):
@@ -94,14 +103,14 @@ def write(conn, data):
     if conn.unsent:
         conn.unsent = bytes(conn.unsent) + data
         return
-    count = conn.writer.write(data) or 0  # None: the socket is full
+    count = conn.channel.write(data) or 0  # None: the socket is full
     if count < len(data):
         conn.unsent = memoryview(data)[count:]
 
 
 def drain(conn):
     """Wait until the socket has taken all that was written."""
-    sock = conn.writer
+    sock = conn.channel
     while conn.unsent:
         yield _io_queue.queue_write(sock)
         count = sock.write(conn.unsent)
@@ -112,7 +121,7 @@ def drain(conn):
 
 async def close(conn):
     try:
-        conn.writer.close()
+        conn.channel.close()
     except OSError:
         pass
 
@@ -163,7 +172,7 @@ class _Listener:
                     client = ssl.wrap_socket(
                         client, server_side=True, do_handshake_on_connect=False)
                 client.setblocking(False)
-                asyncio.create_task(callback(client, client, address))
+                asyncio.create_task(callback(client, address))
             except Exception as exc:  # MemoryError included: drop this client only
                 if client is not None:
                     client.close()

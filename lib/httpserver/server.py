@@ -33,18 +33,20 @@ _BUSY = 2  # the app is handling it: no deadline
 class _Connection:
     """One client's connection; responses write through it (see drain)."""
 
-    def __init__(self, reader, writer, address, patience_ms):
-        self.reader = reader
-        self.writer = writer
-        self.peer = address  # as the runtime gave it, until a request needs it
+    # Defaults live in the class: an instance holds only what has been set,
+    # which keeps an idle connection small.
+    buffer = b""
+    unsent = b""  # output the socket has not taken yet (MicroPython)
+    state = _IDLE
+    deadline = None
+    expired = False
+    streaming = False  # a stream or WebSocket, which may never end
+    peer = None  # the client's (host, port), once a request has asked
+    task = None  # until the connection's task has begun
+
+    def __init__(self, channel, patience_ms):
+        self.channel = channel  # the runtime's: what it reads from and writes to
         self.patience_ms = patience_ms
-        self.buffer = b""
-        self.unsent = b""  # output the socket has not taken yet (MicroPython)
-        self.state = _IDLE
-        self.deadline = None
-        self.expired = False
-        self.streaming = False  # a stream or WebSocket, which may never end
-        self.task = asyncio.current_task()
 
     def write(self, data):
         runtime.write(self, data)
@@ -149,7 +151,8 @@ class Server:
         if not conn.expired:
             conn.expired = True
             conn.deadline = None
-            conn.task.cancel()
+            if conn.task is not None:
+                conn.task.cancel()
 
     def _expire_overdue(self):
         now = runtime.ticks_ms()
@@ -157,110 +160,119 @@ class Server:
             if conn.deadline is not None and runtime.ticks_diff(now, conn.deadline) >= 0:
                 self._expire(conn)
 
-    async def _accept(self, reader, writer, address):
-        conn = _Connection(reader, writer, address, int(self.app.read_timeout * 1000))
+    def _accept(self, channel, address):
+        """The runtime's callback for a new connection: the coroutine to run."""
+        conn = _Connection(channel, int(self.app.read_timeout * 1000))
         if len(self.connections) >= self.app.max_connections or self.stopping:
-            try:
-                conn.write(_UNAVAILABLE)
-                await runtime.drain(conn)
-            except Exception:
-                pass
-            await runtime.close(conn)
-            return
+            return _refuse(conn)
         self.connections.add(conn)
+        conn.deadline = runtime.ticks_ms() + conn.patience_ms
+        return self._converse(conn, address)
+
+    async def _converse(self, conn, address):
+        # While a connection is idle this frame and the runtime's fill() are
+        # all it holds, so both stay small: _exchange answers what goes
+        # wrong during a request, this only what ends an idle connection.
+        conn.task = asyncio.current_task()
         try:
-            timeout = self.app.read_timeout
-            while True:
-                conn.state = _IDLE
-                conn.deadline = runtime.ticks_ms() + int(timeout * 1000)
+            while not conn.expired:  # expired before it began: shutting down
                 if not conn.buffer:
-                    # Between requests only this frame and the read are
-                    # alive: all an idle connection holds. EOFError: the
-                    # client is done.
-                    await runtime.fill(conn)
-                if not await self._exchange(conn):
+                    await runtime.fill(conn)  # EOFError: the client is done
+                if not await self._exchange(conn, address):
                     break
-                timeout = self.app.keepalive_timeout
+        except (EOFError, OSError):
+            pass  # the client went away
+        except MemoryError:
+            conn.buffer = conn.unsent = b""
+            gc.collect()
+            await _refuse(conn, False)
+        except BaseException:
+            # No `as`: it would make this frame larger. Expiry ends quietly;
+            # anything else is still asyncio's to see, once the
+            # connection is freed.
+            await self._close(conn)
+            if not conn.expired:
+                raise
+            return
+        await self._close(conn)
+
+    async def _close(self, conn):
+        conn.deadline = None
+        self.connections.discard(conn)
+        await runtime.close(conn)
+
+    async def _exchange(self, conn, address):
+        """Read one request and answer it; whether the connection goes on."""
+        try:
+            app = self.app
+            request = await self._read_head(conn, address)
+            if request is None:
+                return False
+            try:
+                request.body = await self._read_body(conn, request)
+            except HTTPException as exc:
+                conn.state = _BUSY
+                conn.deadline = None
+                response = await app.handle_error(request, exc)
+                await response.write(conn, request.method != "HEAD", _CLOSE)
+                return False
+            conn.state = _BUSY
+            conn.deadline = None
+            try:
+                response = await app.dispatch(request)
+            except asyncio.CancelledError:
+                if conn.expired:
+                    raise
+                # Raised by the app itself, not a cancellation of ours.
+                runtime.log_exception(asyncio.CancelledError("raised while handling a request"))
+                response = error_response(HTTPException(500))
+            version = request.http_version
+            keep_alive = (
+                not self.stopping
+                and wants_keep_alive(version, request.headers.get("connection"))
+                and not (response.chunked and version == "HTTP/1.0")
+                and not response.upgraded
+            )
+            if not keep_alive:
+                connection = _CLOSE
+            elif version == "HTTP/1.0":
+                connection = _KEEP_ALIVE_1_0
+            else:
+                connection = ""
+            send_body = request.method != "HEAD"
+            conn.streaming = response.chunked or response.upgraded
+            try:
+                await response.write(conn, send_body, connection, version)
+            except (EOFError, OSError, MemoryError):
+                raise
+            except Exception as exc:
+                runtime.log_exception(exc)
+                if response.encoded:
+                    return False  # cut off half way: closing tells the client
+                # Nothing was sent yet (a bad status or header): answer 500.
+                await error_response(HTTPException(500)).write(
+                    conn, send_body, connection, version)
+            conn.streaming = False
+            if keep_alive:
+                conn.state = _IDLE
+                conn.deadline = runtime.ticks_ms() + int(app.keepalive_timeout * 1000)
+            return keep_alive
+        except HTTPException as exc:
+            # The request could not be read: answer and close, as what
+            # follows on the connection cannot be trusted.
+            await _answer(conn, exc)
         except asyncio.CancelledError:
             if not conn.expired:
                 raise
             if conn.state == _READING:
                 await _answer(conn, HTTPException(408))
-        except HTTPException as exc:
-            # The request could not be read: answer and close, as what
-            # follows on the connection cannot be trusted.
-            await _answer(conn, exc)
-        except MemoryError:
-            conn.buffer = conn.unsent = b""
-            gc.collect()
-            try:
-                conn.write(_UNAVAILABLE)
-                await runtime.drain(conn)
-            except Exception:
-                pass
-        except (EOFError, OSError):
-            pass  # the client went away
-        except Exception as exc:
-            runtime.log_exception(exc)
-        finally:
-            conn.deadline = None
-            self.connections.discard(conn)
-            await runtime.close(conn)
-
-    async def _exchange(self, conn):
-        """Read one request, answer it; whether the connection goes on."""
-        app = self.app
-        request = await self._read_head(conn)
-        if request is None:
-            return False
-        try:
-            request.body = await self._read_body(conn, request)
-        except HTTPException as exc:
-            conn.state = _BUSY
-            conn.deadline = None
-            response = await app.handle_error(request, exc)
-            await response.write(conn, request.method != "HEAD", _CLOSE)
-            return False
-        conn.state = _BUSY
-        conn.deadline = None
-        try:
-            response = await app.dispatch(request)
-        except asyncio.CancelledError:
-            if conn.expired:
-                raise
-            # Raised by the app itself, not a cancellation of ours.
-            runtime.log_exception(asyncio.CancelledError("raised while handling a request"))
-            response = error_response(HTTPException(500))
-        version = request.http_version
-        keep_alive = (
-            not self.stopping
-            and wants_keep_alive(version, request.headers.get("connection"))
-            and not (response.chunked and version == "HTTP/1.0")
-            and not response.upgraded
-        )
-        if not keep_alive:
-            connection = _CLOSE
-        elif version == "HTTP/1.0":
-            connection = _KEEP_ALIVE_1_0
-        else:
-            connection = ""
-        send_body = request.method != "HEAD"
-        conn.streaming = response.chunked or response.upgraded
-        try:
-            await response.write(conn, send_body, connection, version)
         except (EOFError, OSError, MemoryError):
             raise
         except Exception as exc:
             runtime.log_exception(exc)
-            if response.encoded:
-                return False  # cut off half way: closing tells the client
-            # Nothing was sent yet (a bad status or header): answer 500.
-            await error_response(HTTPException(500)).write(
-                conn, send_body, connection, version)
-        conn.streaming = False
-        return keep_alive
+        return False
 
-    async def _read_head(self, conn):
+    async def _read_head(self, conn, address):
         """The next request's head as a Request, or None if the client ends it."""
         app = self.app
         conn.state = _READING
@@ -291,7 +303,9 @@ class Server:
         method, target, version, headers = parse_head(
             buffer[:end], app.max_headers, Headers())
         path, query = split_target(target)
-        conn.peer = runtime.peer_address(conn.peer)  # resolved once, at the first request
+        if conn.peer is None:
+            # Not at accept: an idle connection keeps what accept gave.
+            conn.peer = runtime.peer_address(address)
         request = Request(app, method, path, query, headers, b"",
                           conn.peer, version, self.scheme)
         # For responses that take the connection over (WebSocket).
@@ -344,3 +358,14 @@ async def _answer(conn, exc):
         await error_response(exc).write(conn, True, _CLOSE)
     except Exception:
         pass
+
+
+async def _refuse(conn, close=True):
+    """503 from bytes prepared at import: there may be no heap to build one."""
+    try:
+        conn.write(_UNAVAILABLE)
+        await runtime.drain(conn)
+    except Exception:
+        pass
+    if close:
+        await runtime.close(conn)
