@@ -45,7 +45,8 @@ if str(LIB) not in sys.path:
 
 from httpserver.errors import HTTPException  # noqa: E402
 from httpserver.protocol import (  # noqa: E402
-    body_framing, check_trailer, decode, parse_chunk_size, parse_head, parse_query, split_target)
+    body_framing, decode, parse_head, parse_query, split_target)
+from httpserver.chunked import check_trailer, parse_chunk_size  # noqa: E402
 from httpserver.request import Headers, Request  # noqa: E402
 
 CORPUS_FILE = CORPUS / "fuzz_requests.json"

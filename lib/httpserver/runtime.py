@@ -66,7 +66,7 @@ def pump(source, deliver):
             yield from deliver(item)
 
 
-# A connection's reader and writer are both its socket: no Stream object, so
+# A connection's channel (conn.channel) is its socket: no Stream object, so
 # an idle connection holds its socket, its task, the server's frame and
 # fill's. The functions that wait are generators, which MicroPython's asyncio
 # awaits like coroutines (CPython, which replaces them, would not accept

@@ -8,7 +8,7 @@ import asyncio
 from . import runtime
 from .errors import HTTPException
 from .protocol import (
-    body_framing, check_trailer, parse_chunk_size, parse_head, split_target, wants_keep_alive)
+    body_framing, parse_head, split_target, wants_keep_alive)
 from .request import Headers, Request
 from .response import error_response
 
@@ -57,19 +57,6 @@ class _Connection:
         self.deadline = runtime.ticks_ms() + self.patience_ms
         await runtime.drain(self)
         self.deadline = None
-
-    async def read_line(self, limit, status=400):
-        """The next line without its CRLF; HTTPException(status) past limit."""
-        while True:
-            end = self.buffer.find(b"\r\n")
-            # +1: a line at the limit may wait for the \n of its CRLF.
-            if end > limit or (end < 0 and len(self.buffer) > limit + 1):
-                raise HTTPException(status, "line too long")
-            if end >= 0:
-                line = self.buffer[:end]
-                self.buffer = self.buffer[end + 2:]
-                return line
-            await runtime.fill(self)
 
     async def read_exact(self, size):
         buffer = self.buffer
@@ -328,29 +315,8 @@ class Server:
                 await conn.drain()
         if length is not None:
             return await conn.read_exact(length)
-        chunks = []
-        total = 0
-        while True:
-            size = parse_chunk_size(await conn.read_line(256))
-            if size == 0:
-                break
-            total += size
-            if total > app.max_body_size:
-                raise HTTPException(413)
-            data = await conn.read_exact(size + 2)
-            if data[-2:] != b"\r\n":
-                raise HTTPException(400, "chunk not followed by CRLF")
-            chunks.append(data[:-2])
-        trailer_bytes = 0
-        while True:
-            line = await conn.read_line(app.max_head_size, 431)
-            if not line:
-                break
-            trailer_bytes += len(line)
-            if trailer_bytes > app.max_head_size:
-                raise HTTPException(431)
-            check_trailer(line)
-        return b"".join(chunks)
+        from .chunked import read_chunked
+        return await read_chunked(conn, app.max_body_size, app.max_head_size)
 
 
 async def _answer(conn, exc):
