@@ -738,8 +738,32 @@ def main():
         plot(res, os.path.join(args.out, "latest.png"))
     except ImportError:
         log("matplotlib missing: no plot")
+    complete = not (args.quick or args.only or args.no_load or args.duration or args.repeats)
+    defaults = all(getattr(args, name) == ap.get_default(name)
+                   for name in ("out", "libs", "httpserver_path"))
+    if complete and defaults:
+        update_readme(md)
     print(md)
     log("wrote %s/latest.{json,md,png} in %ds" % (args.out, res["elapsed_s"]))
+
+
+README = os.path.join(REPO, "README.md")
+README_BEGIN = "<!-- benchmark table: written by tools/bench/run.py -->"
+README_END = "<!-- end of benchmark table -->"
+
+
+def update_readme(md):
+    """Put the table of a full run into README.md, between its two markers."""
+    with open(README) as f:
+        text = f.read()
+    begin, end = text.find(README_BEGIN), text.find(README_END)
+    if begin < 0 or end < begin:
+        log("README.md has no benchmark markers: table not copied there")
+        return
+    text = text[:begin + len(README_BEGIN)] + "\n" + md.strip() + "\n" + text[end:]
+    with open(README, "w") as f:
+        f.write(text)
+    log("updated the table in README.md")
 
 
 def run_micropython(env, libs, res, duration, repeats, quick, load=True):
