@@ -188,7 +188,7 @@ class App:
         """Serve until shutdown() is called; runs beside other asyncio tasks."""
         import gc
         # The server's code loads now. Collected first, the heap has fewer
-        # holes, and a board serves in about 6K less (57K -> 51K, unix port).
+        # holes, and a board serves in about 4K less (57K -> 53K, unix port).
         gc.collect()
         from .server import Server
         self.server = Server(self)
