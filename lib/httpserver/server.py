@@ -172,7 +172,7 @@ class Server:
         except MemoryError:
             conn.buffer = conn.unsent = b""
             gc.collect()
-            await _refuse(conn, False)
+            await _send_unavailable(conn)
         except BaseException:
             # No `as`: it would make this frame larger. Expiry ends quietly;
             # anything else is still asyncio's to see, once the
@@ -326,12 +326,15 @@ async def _answer(conn, exc):
         pass
 
 
-async def _refuse(conn, close=True):
+async def _send_unavailable(conn):
     """503 from bytes prepared at import: there may be no heap to build one."""
     try:
         conn.write(_UNAVAILABLE)
         await runtime.drain(conn)
     except Exception:
         pass
-    if close:
-        await runtime.close(conn)
+
+
+async def _refuse(conn):
+    await _send_unavailable(conn)
+    await runtime.close(conn)
