@@ -2,7 +2,7 @@
 # clients send them, so this loads (and costs heap) with the first one.
 from . import runtime
 from .errors import HTTPException
-from .protocol import _HEX, _bad, _has_control, is_token
+from .protocol import HEX_DIGITS, bad_request, has_control, is_token
 
 _MAX_CHUNK_SIZE_DIGITS = 8
 
@@ -11,22 +11,22 @@ def parse_chunk_size(line):
     """Size of the chunk announced by a chunk-size line (extensions ignored)."""
     semicolon = line.find(b";")
     if semicolon >= 0:
-        if _has_control(line[semicolon:]):
-            raise _bad("invalid chunk extension")
+        if has_control(line[semicolon:]):
+            raise bad_request("invalid chunk extension")
         line = line[:semicolon].rstrip(b" \t")
     if not line or len(line) > _MAX_CHUNK_SIZE_DIGITS:
-        raise _bad("invalid chunk size")
+        raise bad_request("invalid chunk size")
     for c in line:
-        if c not in _HEX:
-            raise _bad("invalid chunk size")
+        if c not in HEX_DIGITS:
+            raise bad_request("invalid chunk size")
     return int(line, 16)
 
 
 def check_trailer(line):
     """A trailer field is a header field; it is checked and then ignored."""
     colon = line.find(b":")
-    if colon <= 0 or not is_token(line[:colon]) or _has_control(line[colon + 1:]):
-        raise _bad("malformed trailer field")
+    if colon <= 0 or not is_token(line[:colon]) or has_control(line[colon + 1:]):
+        raise bad_request("malformed trailer field")
 
 
 async def read_chunked(conn, max_body_size, max_head_size):

@@ -64,8 +64,6 @@ def log_exception(exc):
 
 
 # A connection's channel (conn.channel) is its (StreamReader, StreamWriter).
-
-
 async def fill(conn):
     """Append what arrives on the connection to conn.buffer; EOFError at the end."""
     data = await conn.channel[0].read(16384)

@@ -4,11 +4,12 @@
 from .errors import HTTPException
 from .routing import is_digits
 
-_HEX = b"0123456789abcdefABCDEF"
+HEX_DIGITS = b"0123456789abcdefABCDEF"
 # RFC 9110 5.6.2 token characters besides letters and digits.
 _TOKEN_PUNCTUATION = b"!#$%&'*+-.^_`|~"
 
-def _bad(message):
+
+def bad_request(message):
     return HTTPException(400, message)
 
 
@@ -24,7 +25,7 @@ def is_token(data):
     return True
 
 
-def _has_control(value):
+def has_control(value):
     # min()/max() run in C on both runtimes; the slow scan only runs when a
     # byte below 0x20 is present, to let horizontal tab through.
     if not value:
@@ -48,7 +49,7 @@ def decode(data):
     try:
         text = data.decode()
     except UnicodeError:
-        raise _bad("invalid UTF-8")
+        raise bad_request("invalid UTF-8")
     if data and max(data) >= 0xC0:
         previous = 0
         for byte in data:
@@ -59,7 +60,7 @@ def decode(data):
                 or (previous == 0xF0 and byte < 0x90)
                 or (previous == 0xF4 and byte >= 0x90)
             ):
-                raise _bad("invalid UTF-8")
+                raise bad_request("invalid UTF-8")
             previous = byte
     return text
 
@@ -75,12 +76,12 @@ def parse_head(head, max_headers, headers=None):
     lines = head.split(b"\r\n")
     parts = lines[0].split(b" ")
     if len(parts) != 3:
-        raise _bad("malformed request line")
+        raise bad_request("malformed request line")
     method, target, version = parts
     if not is_token(method):
-        raise _bad("invalid method")
-    if not target or _has_control(target) or b"#" in target or b"\t" in target:
-        raise _bad("invalid request target")
+        raise bad_request("invalid method")
+    if not target or has_control(target) or b"#" in target or b"\t" in target:
+        raise bad_request("invalid request target")
     if version != b"HTTP/1.1" and version != b"HTTP/1.0":
         if (
             len(version) == 8 and version[:5] == b"HTTP/"
@@ -88,7 +89,7 @@ def parse_head(head, max_headers, headers=None):
             and version[7] in b"0123456789"
         ):
             raise HTTPException(505)
-        raise _bad("invalid HTTP version")
+        raise bad_request("invalid HTTP version")
     if len(lines) - 1 > max_headers:
         raise HTTPException(431, "too many header fields")
     if headers is None:
@@ -96,33 +97,33 @@ def parse_head(head, max_headers, headers=None):
     for line in lines[1:]:
         colon = line.find(b":")
         if colon <= 0:
-            raise _bad("malformed header field")
+            raise bad_request("malformed header field")
         name = line[:colon]
         value = line[colon + 1:].strip(b" \t")
         if not is_token(name):
             # Covers obs-fold, whitespace before the colon and stray bytes.
-            raise _bad("invalid header field name")
-        if _has_control(value):
-            raise _bad("invalid header field value")
+            raise bad_request("invalid header field name")
+        if has_control(value):
+            raise bad_request("invalid header field value")
         key = name.decode().lower()
         text = decode(value)
         if key in headers:
             if key == "content-length" and headers[key] != text:
-                raise _bad("conflicting Content-Length")
+                raise bad_request("conflicting Content-Length")
             if key in ("content-length", "host"):
                 if key == "host":
-                    raise _bad("repeated Host")
+                    raise bad_request("repeated Host")
                 continue
             text = headers[key] + ("; " if key == "cookie" else ", ") + text
         headers[key] = text
     host = headers.get("host")
     if host is None:
         if version == b"HTTP/1.1":
-            raise _bad("missing Host")
+            raise bad_request("missing Host")
     else:
         for c in " \t/@\\":
             if c in host:
-                raise _bad("invalid Host")
+                raise bad_request("invalid Host")
     return method.decode(), decode(target), version.decode(), headers
 
 
@@ -136,22 +137,22 @@ def body_framing(headers, version):
     length = headers.get("content-length")
     if coding is not None:
         if length is not None:
-            raise _bad("Content-Length with Transfer-Encoding")
+            raise bad_request("Content-Length with Transfer-Encoding")
         if version == "HTTP/1.0":
-            raise _bad("Transfer-Encoding in HTTP/1.0")
+            raise bad_request("Transfer-Encoding in HTTP/1.0")
         codings = [c.strip().lower() for c in coding.split(",")]
         if codings[-1] != "chunked":
             raise HTTPException(501, "unsupported transfer coding")
         if len(codings) > 1:
             # chunked applied twice, or a coding we cannot undo under it.
             if "chunked" in codings[:-1]:
-                raise _bad("chunked applied more than once")
+                raise bad_request("chunked applied more than once")
             raise HTTPException(501, "unsupported transfer coding")
         return None
     if length is None:
         return 0
     if not is_digits(length):
-        raise _bad("invalid Content-Length")
+        raise bad_request("invalid Content-Length")
     if len(length) > 15:
         raise HTTPException(413)
     return int(length)
@@ -177,8 +178,8 @@ def unquote(data, plus=False):
         pieces = data.split(b"%")
         out = bytearray(pieces[0])
         for piece in pieces[1:]:
-            if len(piece) < 2 or piece[0] not in _HEX or piece[1] not in _HEX:
-                raise _bad("invalid percent-encoding")
+            if len(piece) < 2 or piece[0] not in HEX_DIGITS or piece[1] not in HEX_DIGITS:
+                raise bad_request("invalid percent-encoding")
             out.append(int(piece[:2], 16))
             out += piece[2:]
         data = bytes(out)
@@ -193,7 +194,7 @@ def split_target(target):
         # absolute-form (RFC 9112 3.2.2): keep only the path and query.
         scheme = target.find("://")
         if scheme <= 0:
-            raise _bad("invalid request target")
+            raise bad_request("invalid request target")
         slash = target.find("/", scheme + 3)
         target = target[slash:] if slash >= 0 else "/"
     query = ""

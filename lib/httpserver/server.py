@@ -263,7 +263,7 @@ class Server:
         """The next request's head as a Request, or None if the client ends it."""
         app = self.app
         conn.state = _READING
-        conn.deadline = runtime.ticks_ms() + int(app.read_timeout * 1000)
+        conn.deadline = runtime.ticks_ms() + conn.patience_ms
         while True:
             buffer = conn.buffer
             while buffer[:2] == b"\r\n":
