@@ -27,8 +27,8 @@ sys.path.insert(0, os.path.join(REPO, "tools", "bench"))
 from run import FIVE, Server, recv_response, request, send_request  # noqa: E402
 
 # Bytes (KiB for the heap size), 64-bit MicroPython unix port, package as .mpy.
-# Measured 2026-11-21 (01:40 UTC): import 14,336; per request 5,088 (keep-alive) and
-# 6,816 (new connection); idle connection 656; running app 47,872; serves in 51-53K
+# Measured 2026-11-21 (01:40 UTC): import 14,336; per request 5,056 (keep-alive) and
+# 6,784 (new connection); idle connection 656; running app 47,936; serves in 51-53K
 # (the smallest heap moves with fragmentation).
 BUDGET = {
     # heap growth of `import httpserver` (gc.collect() before and after). The issue's
