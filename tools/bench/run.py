@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark: httpserver vs microdot 2.7.0 (MicroPython unix port and
-CPython), plus uvicorn+starlette and a raw asyncio server on CPython.
+CPython), plus uvicorn+starlette on CPython and a bare asyncio server on both.
 
     python tools/bench/run.py            # full run (about 6 minutes on 2 cores)
     python tools/bench/run.py --quick    # short runs, fewer repeats (under 2 minutes)
@@ -199,7 +199,9 @@ class Env:
 
     def mp_env(self, lib):
         env = dict(os.environ)
-        env["MICROPYPATH"] = ".frozen:" + os.path.relpath(self.build[lib], self.cwd)
+        env["MICROPYPATH"] = ".frozen"
+        if lib in self.build:
+            env["MICROPYPATH"] += ":" + os.path.relpath(self.build[lib], self.cwd)
         return env
 
     def py_env(self, lib):
@@ -213,13 +215,17 @@ LIBS = {  # lib -> (app script, package name, short name)
     "httpserver": ("hs_app.py", "httpserver", "hs"),
     "microdot": ("md_app.py", "microdot", "md"),
 }
+# The five routes on bare MicroPython asyncio, no library and no checks: the floor
+# that puts the libraries' heap figures in context (MicroPython only).
+FLOOR = "bare asyncio"
+FLOOR_APP = "mp_raw_app.py"
 
 
 def mp_server(env, lib, heapsize=None, cpu=None):
     argv = [env.mp]
     if heapsize:
         argv += ["-X", "heapsize=%dK" % heapsize]
-    argv += [os.path.join(APPS, LIBS[lib][0]), "{port}"]
+    argv += [os.path.join(APPS, LIBS[lib][0] if lib in LIBS else FLOOR_APP), "{port}"]
     return Server("%s/mpy" % lib, argv, env=env.mp_env(lib), cpu=cpu, cwd=env.cwd)
 
 
@@ -542,10 +548,12 @@ def targets(res):
 
 def render_micropython(L, res, h, m):
     info = res["machine"]
+    floor = res["micropython"].get(FLOOR, {})
     L.append("**MicroPython unix port (64-bit), both libraries compiled with mpy-cross**")
     L.append("")
-    L.append("| | httpserver | microdot %s | ratio |" % info["microdot"])
-    L.append("|---|---:|---:|---:|")
+    L.append("| | httpserver | microdot %s | ratio | %s (no library, no checks) |"
+             % (info["microdot"], FLOOR))
+    L.append("|---|---:|---:|---:|---:|")
     rows = [
         ("heap growth of `import` (bytes)", "import"),
         ("heap growth of `import`, asyncio already imported (bytes)", "import_lib_only"),
@@ -558,16 +566,17 @@ def render_micropython(L, res, h, m):
     ]
     for label, key in rows:
         a, b = h.get(key), m.get(key)
-        L.append("| %s | %s | %s | %s |" % (label, fmt_bytes(a), fmt_bytes(b),
-                                            fmt_ratio(ratio(a, b))))
+        L.append("| %s | %s | %s | %s | %s |" % (label, fmt_bytes(a), fmt_bytes(b),
+                                                 fmt_ratio(ratio(a, b)),
+                                                 fmt_bytes(floor.get(key))))
     rps = res.get("mp_rps", {})
     for c in CONFIGS if rps else ():
         cn = cfg_name(*c)
-        a = rps.get("httpserver/mpy", {}).get(cn, {}).get("median")
-        b = rps.get("microdot/mpy", {}).get(cn, {}).get("median")
-        L.append("| req/s, %s | %s | %s | %s |" % (
+        a, b, f = (rps.get(name + "/mpy", {}).get(cn, {}).get("median")
+                   for name in ("httpserver", "microdot", FLOOR))
+        L.append("| req/s, %s | %s | %s | %s | %s |" % (
             cn, fmt_bytes(round(a)) if a else "–", fmt_bytes(round(b)) if b else "–",
-            fmt_ratio(ratio(a, b))))
+            fmt_ratio(ratio(a, b)), fmt_bytes(round(f)) if f else "–"))
     L.append("")
 
 
@@ -631,16 +640,18 @@ def plot(res, path):
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 5))
     mp = res["micropython"]
-    libs = [l for l in ("httpserver", "microdot") if l in mp]
-    colors = {"httpserver": "#1f77b4", "microdot": "#ff7f0e"}
+    libs = [l for l in ("httpserver", "microdot", FLOOR) if l in mp]
+    colors = {"httpserver": "#1f77b4", "microdot": "#ff7f0e", FLOOR: "#7f7f7f"}
     ax = axes[0]
     keys = [("import", "import heap"), ("app_heap", "running app"),
             ("min_heap_k", "smallest heap")]
-    width = 0.38
+    width = 0.8 / max(1, len(libs))
+    offset = (len(libs) - 1) / 2
     for i, lib in enumerate(libs):
-        vals = [(mp[lib].get(k) or 0) if k == "min_heap_k" else (mp[lib].get(k) or 0) / 1024
-                for k, _ in keys]
-        xs = [j + (i - 0.5) * width for j in range(len(keys))]
+        # A figure the server lacks (the bare server imports no library) gets no bar.
+        shown = [j for j, (k, _) in enumerate(keys) if mp[lib].get(k) is not None]
+        vals = [mp[lib][keys[j][0]] / (1 if keys[j][0] == "min_heap_k" else 1024) for j in shown]
+        xs = [j + (i - offset) * width for j in shown]
         bars = ax.bar(xs, vals, width, label=lib, color=colors[lib])
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
     ax.hlines(24, 1.5, 2.5, colors="gray", linestyles="dashed")
@@ -658,7 +669,7 @@ def plot(res, path):
         d = rps.get(lib + "/mpy")
         if not d:
             continue
-        xs = [j + (i - 0.5) * width for j in range(len(cfgs))]
+        xs = [j + (i - offset) * width for j in range(len(cfgs))]
         bars = ax.bar(xs, [d[c]["median"] for c in cfgs], width, label=lib, color=colors[lib])
         ax.bar_label(bars, fmt="%.0f", fontsize=8)
     ax.set_xticks(range(len(cfgs)), cfgs)
@@ -778,10 +789,15 @@ def run_micropython(env, libs, res, duration, repeats, quick, load=True):
         r["min_heap_k"] = smallest_heap(env, lib, confirm=1 if quick else 2)
         log("  " + ", ".join("%s=%s" % kv for kv in r.items()))
         res["micropython"][lib] = r
+    log("MicroPython memory: %s (%s)" % (FLOOR, FLOOR_APP))
+    r = mp_memory(env, FLOOR, n_idle=10)
+    r["min_heap_k"] = smallest_heap(env, FLOOR, confirm=1 if quick else 2)
+    log("  " + ", ".join("%s=%s" % kv for kv in r.items()))
+    res["micropython"][FLOOR] = r
     if not load:
         return
     log("MicroPython load (wrk), %d x %gs per cell" % (repeats, duration))
-    servers = [mp_server(env, lib, cpu=1) for lib in libs]
+    servers = [mp_server(env, lib, cpu=1) for lib in libs + [FLOOR]]
     try:
         start_all(servers)
         res["mp_rps"] = load_group(env, servers, duration, repeats)
