@@ -781,19 +781,16 @@ def run_micropython(env, libs, res, duration, repeats, quick, load=True):
     srcs = {"httpserver": env.hs_src, "microdot": env.md_src}
     for lib in libs:
         env.compile(lib, srcs[lib], LIBS[lib][1])
-    for lib in libs:
+    for lib in libs + [FLOOR]:
         log("MicroPython memory: %s" % lib)
-        r = {"import": mp_import_growth(env, lib),
-             "import_lib_only": mp_import_growth(env, lib, pre_asyncio=True)}
+        r = {}
+        if lib in LIBS:  # the bare server imports no library
+            r["import"] = mp_import_growth(env, lib)
+            r["import_lib_only"] = mp_import_growth(env, lib, pre_asyncio=True)
         r.update(mp_memory(env, lib, n_idle=10))
         r["min_heap_k"] = smallest_heap(env, lib, confirm=1 if quick else 2)
         log("  " + ", ".join("%s=%s" % kv for kv in r.items()))
         res["micropython"][lib] = r
-    log("MicroPython memory: %s (%s)" % (FLOOR, FLOOR_APP))
-    r = mp_memory(env, FLOOR, n_idle=10)
-    r["min_heap_k"] = smallest_heap(env, FLOOR, confirm=1 if quick else 2)
-    log("  " + ", ".join("%s=%s" % kv for kv in r.items()))
-    res["micropython"][FLOOR] = r
     if not load:
         return
     log("MicroPython load (wrk), %d x %gs per cell" % (repeats, duration))

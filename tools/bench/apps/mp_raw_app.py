@@ -1,8 +1,8 @@
 # MicroPython only: the floor of the serving heap on this port. The five routes of
 # hs_app.py on bare asyncio streams, with no library and no checks: the request line
 # is split on spaces, only Content-Length is read from the head, nothing is validated
-# or decoded, and there are no limits or timeouts. Any HTTP server on this port, with
-# or without a framework, needs at least this much heap for the same workload.
+# or decoded, and there are no limits or timeouts. About the least heap any HTTP
+# server on this port can need for the same workload.
 # Usage: micropython mp_raw_app.py PORT
 import sys
 import gc
