@@ -633,6 +633,15 @@ def render_markdown(res):
     return "\n".join(L)
 
 
+def finish_axis(ax, labels, ylabel, title, legend_size=None):
+    """Tick labels, axis label and title of one panel; a legend if it has series."""
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=legend_size)
+
+
 def plot(res, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -656,11 +665,7 @@ def plot(res, path):
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
     ax.hlines(24, 1.5, 2.5, colors="gray", linestyles="dashed")
     ax.annotate("target 24K", (2.5, 24), fontsize=8, ha="right", va="bottom", color="gray")
-    ax.set_xticks(range(len(keys)), [k[1] for k in keys])
-    ax.set_ylabel("KiB")
-    ax.set_title("MicroPython heap (lower is better)")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend()
+    finish_axis(ax, [k[1] for k in keys], "KiB", "MicroPython heap (lower is better)")
 
     ax = axes[1]
     rps = res.get("mp_rps", {})
@@ -672,11 +677,7 @@ def plot(res, path):
         xs = [j + (i - offset) * width for j in range(len(cfgs))]
         bars = ax.bar(xs, [d[c]["median"] for c in cfgs], width, label=lib, color=colors[lib])
         ax.bar_label(bars, fmt="%.0f", fontsize=8)
-    ax.set_xticks(range(len(cfgs)), cfgs)
-    ax.set_ylabel("requests/s")
-    ax.set_title("MicroPython GET /hello (higher is better)")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend()
+    finish_axis(ax, cfgs, "requests/s", "MicroPython GET /hello (higher is better)")
 
     ax = axes[2]
     cp = res.get("cpython", {})
@@ -685,11 +686,7 @@ def plot(res, path):
     for i, n in enumerate(names):
         xs = [j + (i - (len(names) - 1) / 2) * w for j in range(len(cfgs))]
         ax.bar(xs, [cp[n][c]["median"] for c in cfgs], w, label=n)
-    ax.set_xticks(range(len(cfgs)), cfgs)
-    ax.set_ylabel("requests/s")
-    ax.set_title("CPython GET /hello (higher is better)")
-    if names:
-        ax.legend(fontsize=8)
+    finish_axis(ax, cfgs, "requests/s", "CPython GET /hello (higher is better)", legend_size=8)
     fig.suptitle("httpserver benchmark, %s, %s" % (res["machine"]["date"], res["machine"]["cpu"]))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
