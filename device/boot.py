@@ -4,7 +4,9 @@ import gc
 
 try:
     import json
+
     import wifi
+
     try:
         with open("config.json") as f:
             wifi.setup(json.load(f))

@@ -8,6 +8,7 @@ On CPython, from a clone with the package installed (pip install -e .):
 serves a simulated board at http://127.0.0.1:8000/. To add your own values
 and routes, see the docstring of status.py.
 """
+
 import status
 
 status.run()

@@ -34,22 +34,42 @@ base here asks the standard modules (gc, os, machine, network); the
 platform modules probe_esp32, probe_rp2, probe_unix and probe_cpython add
 or change what differs. Only the one for the running platform is imported.
 """
+
 import gc
 import os
 import sys
 import time
 
 KEYS = (
-    "board", "machine", "firmware", "platform", "simulated", "hostname",
-    "uptime_s", "heap_free", "heap_used", "heap_total", "fs_free", "fs_total",
-    "cpu_hz", "temp_c", "wifi_mode", "wifi_ssid", "rssi_dbm", "ip", "mac",
+    "board",
+    "machine",
+    "firmware",
+    "platform",
+    "simulated",
+    "hostname",
+    "uptime_s",
+    "heap_free",
+    "heap_used",
+    "heap_total",
+    "fs_free",
+    "fs_total",
+    "cpu_hz",
+    "temp_c",
+    "wifi_mode",
+    "wifi_ssid",
+    "rssi_dbm",
+    "ip",
+    "mac",
     "reset_cause",
 )
 
 _RESETS = (
-    ("PWRON_RESET", "power-on"), ("HARD_RESET", "hard reset"),
-    ("WDT_RESET", "watchdog"), ("DEEPSLEEP_RESET", "deep sleep wake"),
-    ("SOFT_RESET", "soft reset"), ("BROWNOUT_RESET", "brownout"),
+    ("PWRON_RESET", "power-on"),
+    ("HARD_RESET", "hard reset"),
+    ("WDT_RESET", "watchdog"),
+    ("DEEPSLEEP_RESET", "deep sleep wake"),
+    ("SOFT_RESET", "soft reset"),
+    ("BROWNOUT_RESET", "brownout"),
 )
 
 
@@ -57,6 +77,7 @@ try:
     _ticks_ms = time.ticks_ms
     _ticks_diff = time.ticks_diff
 except AttributeError:  # CPython
+
     def _ticks_ms():
         return int(time.monotonic() * 1000)  # type: ignore[attr-defined]
 
@@ -135,6 +156,7 @@ class Probe:
         if name:
             return name
         import network
+
         return network.hostname()
 
     # -- time and memory
@@ -173,6 +195,7 @@ class Probe:
     # -- chip
     def cpu_hz(self):
         import machine
+
         f = machine.freq()
         if isinstance(f, tuple):
             f = f[0]
@@ -183,6 +206,7 @@ class Probe:
 
     def reset_cause(self):
         import machine
+
         code = machine.reset_cause()
         if isinstance(code, str):
             return code
@@ -197,6 +221,7 @@ class Probe:
         if self._sta is False:
             self._sta = self._ap = None
             import network
+
             sta = network.WLAN(network.STA_IF)
             if sta.isconnected():
                 self._sta = sta
@@ -231,6 +256,7 @@ class Probe:
 
     def mac(self):
         import network
+
         w = self._wlan() or network.WLAN(network.STA_IF)
         return ":".join("%02x" % b for b in w.config("mac"))
 

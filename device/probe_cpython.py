@@ -7,6 +7,7 @@ change like a board's would: a 160 KiB heap that fills and is collected,
 a 240 MHz clock, a chip temperature drifting around 42 C, a WiFi signal
 wandering between -45 and -80 dBm. /api/status says "simulated": true.
 """
+
 import hashlib
 import math
 import platform as _platform

@@ -4,6 +4,7 @@ Adds the chip's temperature sensor: esp32.mcu_temperature() on the variants
 that have one (S2, S3, C3, C6, ...), esp32.raw_temperature() (Fahrenheit) on
 the original ESP32, where the value 128 means the sensor is absent.
 """
+
 from probe import Probe
 
 
@@ -12,6 +13,7 @@ class Esp32Probe(Probe):
 
     def temp_c(self):
         import esp32
+
         if hasattr(esp32, "mcu_temperature"):
             return round(float(esp32.mcu_temperature()), 1)
         f = esp32.raw_temperature()

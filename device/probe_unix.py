@@ -5,6 +5,7 @@ used when present (the virtual board puts stand-ins on its path) and give
 None when the plain unix port lacks them. Uptime counts from app start and
 the filesystem figures are those of the current directory.
 """
+
 from probe import Probe
 
 
@@ -19,6 +20,7 @@ class UnixProbe(Probe):
 
     def machine(self):
         import sys
+
         return "MicroPython unix port (%s)" % sys.platform
 
     def board(self):

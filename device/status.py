@@ -25,20 +25,20 @@ The value appears on the page (in an "App" card), in /api/status and in
 /events; a value function that raises gives null, like a built-in value.
 The values themselves come from the probe module (see probe.py).
 """
+
+import asyncio
 import gc
 import json
 import sys
 
-import asyncio
-from httpserver import App, FileResponse, Response, StreamingResponse
-
 import probe as _probe
+from httpserver import App, FileResponse, Response, StreamingResponse
 
 HTML = "text/html; charset=utf-8"
 CONFIG = "config.json"
 
-cfg = {}          # the board config (config.json), loaded by run() or load_config()
-interval = 2      # seconds between events
+cfg = {}  # the board config (config.json), loaded by run() or load_config()
+interval = 2  # seconds between events
 _closing = False  # set by shutdown(): open event streams end at once
 
 
@@ -53,18 +53,19 @@ class StatusApp(App):
 
 app = StatusApp()
 
-_extra = []       # (key, label, unit, function) added with value()
+_extra = []  # (key, label, unit, function) added with value()
 _probe_obj = None
-_requests = 0     # responses produced
-_inflight = 0     # requests being handled
-_live = {}        # open /events streams: id -> ticks_ms of its latest event
-_cache = None     # (ticks_ms, event bytes): streams share one reading per tick
+_requests = 0  # responses produced
+_inflight = 0  # requests being handled
+_live = {}  # open /events streams: id -> ticks_ms of its latest event
+_cache = None  # (ticks_ms, event bytes): streams share one reading per tick
 
 _HERE = globals().get("__file__", "")  # where www/ is: beside this module, else in the cwd
 _HERE = _HERE.rsplit("/", 1)[0] + "/" if "/" in _HERE else ""
 
 try:
-    from time import ticks_ms as _ticks, ticks_diff as _diff
+    from time import ticks_diff as _diff
+    from time import ticks_ms as _ticks
 except ImportError:  # CPython
     from time import monotonic as _mono  # type: ignore[attr-defined]
 
@@ -90,9 +91,11 @@ def load_config(path=CONFIG):
 
 def value(key, label=None, unit=""):
     """Decorator: add the function's result to the status values as key."""
+
     def register(function):
         add_value(key, function, label, unit)
         return function
+
     return register
 
 
@@ -118,7 +121,7 @@ def read():
     data = probe().read()
     data["requests"] = _requests
     data["connections"] = _inflight + _streams()
-    for key, label, unit, function in _extra:
+    for key, _label, _unit, function in _extra:
         try:
             data[key] = function()
         except MemoryError:
@@ -218,7 +221,10 @@ class _Events:
         if self.sent == 1:
             # First the page's field list (app values, labels, units) and
             # the interval; the browser reconnects after 3 s when cut off.
-            meta = {"interval": interval, "extra": [[k, l, u] for k, l, u, f in _extra]}
+            meta = {
+                "interval": interval,
+                "extra": [[key, label, unit] for key, label, unit, _ in _extra],
+            }
             return "retry: 3000\nevent: fields\ndata: %s\n\n" % json.dumps(meta)
         if self.sent > 2:
             wait = interval
@@ -319,6 +325,7 @@ def run(argv=None):
         wifi.setup(cfg)  # at once if boot.py did it already
         if wifi.mode == "ap":
             import wifisetup
+
             wifisetup.add_routes(app, cfg, wifi._found)
     if cfg.get("max_connections"):
         app.max_connections = int(cfg["max_connections"])
@@ -327,6 +334,7 @@ def run(argv=None):
     port = cfg.get("http_port")
     port = int(opts.get("port", 80 if port is None else port))
     import httpserver.server  # noqa: F401  (compiled now, while the heap is emptiest)
+
     gc.collect()
     try:
         asyncio.run(_serve(host, port, wifi))

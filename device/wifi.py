@@ -17,20 +17,20 @@ config.json and the board restarts to join it.
 
 The LED blinks fast while joining, slowly while the access point is up,
 stays on once joined and blinks fast again while a lost link is rejoined
-(an RGB LED also changes colour: amber, blue, green, red). start() keeps watching: a dropped connection is
-joined again. On a unix port without a network module everything here is
+(an RGB LED also changes colour: amber, blue, green, red). start() keeps
+watching: a dropped connection is joined again. On a unix port without a network module everything here is
 a no-op (mode None, ip None).
 """
-import time
 
 import asyncio
+import time
 
-mode = None       # "sta", "ap" or None (no network module, or no way to get online)
-ip = None         # the board's IPv4 address in that mode
+mode = None  # "sta", "ap" or None (no network module, or no way to get online)
+ip = None  # the board's IPv4 address in that mode
 _done = False
 _led = None
-_joined = None    # (ssid, password) that worked
-_found = []       # network names seen by the last scan, for the setup page
+_joined = None  # (ssid, password) that worked
+_found = []  # network names seen by the last scan, for the setup page
 
 
 # Colours for an addressable (ws2812) LED: joining, access point, joined, lost.
@@ -51,8 +51,10 @@ class Led:
             return
         try:
             from machine import Pin
+
             if cfg.get("led_kind") == "ws2812":
                 from neopixel import NeoPixel
+
                 self.np = NeoPixel(Pin(pin, Pin.OUT), 1)
             else:
                 self.pin = Pin(pin, Pin.OUT)
@@ -200,7 +202,10 @@ def _open_ap(network, sta, cfg):
     password = cfg.get("ap_password") or ""
     ap = network.WLAN(network.AP_IF)
     if len(password) >= 8:
-        options = ({"ssid": essid, "key": password}, {"essid": essid, "password": password, "authmode": 3})
+        options = (
+            {"ssid": essid, "key": password},
+            {"essid": essid, "password": password, "authmode": 3},
+        )
     else:
         options = ({"ssid": essid, "security": 0}, {"essid": essid, "authmode": 0})
     for kwargs in options:
@@ -212,8 +217,10 @@ def _open_ap(network, sta, cfg):
     ap.active(True)
     mode, ip = "ap", _address(ap) or "192.168.4.1"
     _led.set(True, "ap")
-    print("WiFi: no network joined; access point %s is up: join it, then open /setup at %s"
-          % (essid, ip))
+    print(
+        "WiFi: no network joined; access point %s is up: join it, then open /setup at %s"
+        % (essid, ip)
+    )
     return mode
 
 
@@ -226,6 +233,7 @@ def start():
 
 async def _watch():
     import network
+
     sta = network.WLAN(network.STA_IF)
     global ip
     lost = False
@@ -233,8 +241,8 @@ async def _watch():
     while True:
         n += 1
         if mode == "ap":
-            _led.set(n % 8 < 4)      # slow blink
-        elif n % 20 == 0 or lost:     # check every 5 s, each tick while lost
+            _led.set(n % 8 < 4)  # slow blink
+        elif n % 20 == 0 or lost:  # check every 5 s, each tick while lost
             up = sta.isconnected()
             if up and lost:
                 lost = False
@@ -251,7 +259,7 @@ async def _watch():
                 except Exception:
                     pass
             if lost:
-                _led.toggle()        # fast blink
+                _led.toggle()  # fast blink
                 if n % 240 == 0 and _joined:
                     try:
                         sta.connect(_joined[0], _joined[1])

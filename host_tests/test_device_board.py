@@ -5,12 +5,12 @@ The flash is laid out as tools/deploy.py leaves it (modules at the root, only
 the gzipped page) and boot.py then main.py run in one interpreter, as the
 firmware (and tools/vboard.py) runs them.
 """
+
 import gzip
 import json
 import urllib.parse
 
 import pytest
-
 from conftest import REPO
 from test_device_status import PAGE, board_flash, get_json, wait_output
 
@@ -34,14 +34,25 @@ def power_on(serve, tmp_path, config):
     flash = board_flash(tmp_path, config)
     (flash / "power_on.py").write_text(POWER_ON)
     board = json.loads(BOARD.read_text())
-    server = serve(flash / "power_on.py", cwd=flash, pythonpath=(STUBS,),
-                   env={"VBOARD_BOARD": json.dumps(board)})
+    server = serve(
+        flash / "power_on.py",
+        cwd=flash,
+        pythonpath=(STUBS,),
+        env={"VBOARD_BOARD": json.dumps(board)},
+    )
     return server, flash, board
 
 
 def test_board_joins_wifi_in_boot_and_serves_with_its_ip(serve, tmp_path):
-    config = {"board": "esp32", "hostname": "httpserver-esp32", "wifi_ssid": "home",
-              "wifi_password": "secret", "http_port": 0, "led_pin": 2, "max_connections": 8}
+    config = {
+        "board": "esp32",
+        "hostname": "httpserver-esp32",
+        "wifi_ssid": "home",
+        "wifi_password": "secret",
+        "http_port": 0,
+        "led_pin": 2,
+        "max_connections": 8,
+    }
     server, flash, board = power_on(serve, tmp_path, config)
     # The deploy tool waits for a line with http://IP:PORT/ that is not 0.0.0.0.
     wait_output(server, r"Serving on http://127\.0\.0\.1:%d/" % server.port)
@@ -71,9 +82,12 @@ def test_board_without_network_opens_setup_page_and_saves_credentials(serve, tmp
     assert status == 200 and gzip.decompress(body) == PAGE.read_bytes()
     assert get_json(server)["wifi_mode"] == "ap"
 
-    status, _, body = server.request("POST", "/setup", body=urllib.parse.urlencode(
-        {"ssid": "My <Net>", "password": "p@ss word&"}),
-        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    status, _, body = server.request(
+        "POST",
+        "/setup",
+        body=urllib.parse.urlencode({"ssid": "My <Net>", "password": "p@ss word&"}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert status == 200 and b"joins My &lt;Net>" in body
     saved = json.loads((flash / "config.json").read_text())
     assert saved["wifi_ssid"] == "My <Net>" and saved["wifi_password"] == "p@ss word&"
@@ -86,8 +100,12 @@ def test_board_without_network_opens_setup_page_and_saves_credentials(serve, tmp
 def test_setup_page_needs_a_network_name(serve, tmp_path):
     server, flash, _ = power_on(serve, tmp_path, {"hostname": "kit", "http_port": 0})
     wait_output(server, r"access point")
-    status, _, body = server.request("POST", "/setup", body="ssid=+&password=x",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    status, _, body = server.request(
+        "POST",
+        "/setup",
+        body="ssid=+&password=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert status == 400 and b"network name is missing" in body
     assert "wifi_ssid" not in json.loads((flash / "config.json").read_text())
     assert server.alive()

@@ -7,6 +7,7 @@ again when it comes back. Screenshots are kept in host_tests/artifacts/.
 Needs `chromium` (apt) and `playwright` (pip); never `playwright install`.
 Skipped when either is missing, except under CI=true, where it must run.
 """
+
 import os
 import re
 import shutil
@@ -15,14 +16,21 @@ import tempfile
 import time
 
 import pytest
-
 from conftest import REPO
 from test_device_status import APP_WITH_OWN_VALUE, DEVICE
 
 ARTIFACTS = REPO / "host_tests" / "artifacts"
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PHONE = {"width": 390, "height": 844}
 INTERVAL = "0.5"
 
@@ -45,10 +53,18 @@ def browser():
             pytest.fail(missing + " - required under CI")
         pytest.skip(missing)
     from playwright.sync_api import sync_playwright
+
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=ARGS,
+            viewport=PHONE,
+            device_scale_factor=2,
+            is_mobile=True,
+            has_touch=True,
+        )
         yield context
         context.close()
 
@@ -88,17 +104,23 @@ def test_page_renders_updates_and_survives_server_restart(browser, serve, runtim
     assert text(page, "#link") == "live"
     firmware = text(page, "[data-k=firmware]")
     assert firmware.startswith("CPython" if runtime == "cpython" else "MicroPython")
-    assert re.fullmatch(r"[\d.]+ (KB|MB) used of [\d.]+ (KB|MB)", text(page, "#heap")), text(page, "#heap")
+    assert re.fullmatch(r"[\d.]+ (KB|MB) used of [\d.]+ (KB|MB)", text(page, "#heap")), text(
+        page, "#heap"
+    )
     width = page.eval_on_selector("#heapbar", "e => parseFloat(e.style.width)")
     assert 0 < width < 100
     assert re.fullmatch(r"\d+ s ago|just now", text(page, "#upd"))
     assert text(page, "#app h2").lower() == "app" and "Soil moisture" in text(page, "#app")
     assert re.search(r"4[01] %", text(page, "#app"))
     assert text(page, "[data-k=requests]").isdigit()
-    assert re.fullmatch(r"[\d.]+ [KMGT]?B free of [\d.]+ [KMGT]?B", text(page, "#fs")), text(page, "#fs")
+    assert re.fullmatch(r"[\d.]+ [KMGT]?B free of [\d.]+ [KMGT]?B", text(page, "#fs")), text(
+        page, "#fs"
+    )
     if runtime == "cpython":
         assert text(page, "[data-k=cpu_hz]") == "240 MHz"
-        assert re.fullmatch(r"-\d+ dBm \((excellent|good|fair|weak)\)", text(page, "[data-k=rssi_dbm]"))
+        assert re.fullmatch(
+            r"-\d+ dBm \((excellent|good|fair|weak)\)", text(page, "[data-k=rssi_dbm]")
+        )
         assert page.is_visible("#sim")
     else:
         # What the unix port cannot tell is shown as a dash, not "null".

@@ -13,6 +13,7 @@ missed, and the server still answers at the end.
 The unix port is 64-bit: the same objects take more room than on the 32-bit
 boards, so this is stricter than the board itself.
 """
+
 import gzip
 import http.client
 import json
@@ -23,7 +24,6 @@ import threading
 import time
 
 import pytest
-
 from conftest import REPO
 from test_device_status import PAGE, board_flash, get_json
 
@@ -52,8 +52,9 @@ def compile_library(flash):
     for source in (REPO / "lib" / "httpserver").glob("*.py"):
         if "cpython" in source.name:
             continue  # never copied to a board
-        subprocess.run([mpy_cross, "-o", str(target / (source.stem + ".mpy")), str(source)],
-                       check=True)
+        subprocess.run(
+            [mpy_cross, "-o", str(target / (source.stem + ".mpy")), str(source)], check=True
+        )
 
 
 class Stream(threading.Thread):
@@ -89,13 +90,15 @@ class Stream(threading.Thread):
 @pytest.mark.parametrize("runtime", ["micropython"], indirect=True)
 def test_one_minute_of_page_and_two_event_streams_in_the_smallest_heap(serve, tmp_path):
     heapsize = smallest_heap()
-    flash = board_flash(tmp_path, {"board": "esp32", "hostname": "small", "http_port": 0,
-                                   "max_connections": 8})
+    flash = board_flash(
+        tmp_path, {"board": "esp32", "hostname": "small", "http_port": 0, "max_connections": 8}
+    )
     for name in ("probe_cpython.py",):
         (flash / name).unlink()  # deploy never copies CPython-only modules
     compile_library(flash)
-    server = serve(flash / "main.py", cwd=flash, heapsize=heapsize,
-                   env={"MICROPYPATH": ".frozen:lib"})
+    server = serve(
+        flash / "main.py", cwd=flash, heapsize=heapsize, env={"MICROPYPATH": ".frozen:lib"}
+    )
     streams = [Stream(server), Stream(server)]
     for stream in streams:
         stream.start()
@@ -125,7 +128,12 @@ def test_one_minute_of_page_and_two_event_streams_in_the_smallest_heap(serve, tm
         # One event every INTERVAL s for the whole minute (and the first at once).
         assert len(stream.events) >= DURATION / INTERVAL - 2, len(stream.events)
         uptimes = [e[1]["uptime_s"] for e in stream.events]
-        assert uptimes == sorted(uptimes) and uptimes[-1] - uptimes[0] >= DURATION - 2 * INTERVAL - 1
+        assert (
+            uptimes == sorted(uptimes) and uptimes[-1] - uptimes[0] >= DURATION - 2 * INTERVAL - 1
+        )
     assert final["heap_total"] <= int(heapsize[:-1]) * 1024
     assert final["connections"] >= 1
-    print("heap %s: lowest heap_free seen %d bytes, %d page fetches" % (heapsize, lowest_free, fetches))
+    print(
+        "heap %s: lowest heap_free seen %d bytes, %d page fetches"
+        % (heapsize, lowest_free, fetches)
+    )

@@ -6,13 +6,13 @@ modules written by the test (controlled through a `fake` module), so each
 platform's code path and each missing or failing API can be exercised
 without a board: a missing API gives null, never an exception.
 """
+
 import json
 import os
 import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, runtime_command
 
 DEVICE = REPO / "device"
@@ -80,8 +80,9 @@ def test_uptime_survives_tick_wraparound(monkeypatch):
     period = 1 << 30
     now = [period - 1500]
     monkeypatch.setattr(probe, "_ticks_ms", lambda: now[0] % period)
-    monkeypatch.setattr(probe, "_ticks_diff",
-                        lambda a, b: ((a - b + period // 2) % period) - period // 2)
+    monkeypatch.setattr(
+        probe, "_ticks_diff", lambda a, b: ((a - b + period // 2) % period) - period // 2
+    )
     p = probe.Probe({})
     start = p.uptime_s()
     for _ in range(5):
@@ -241,8 +242,14 @@ def mp(tmp_path):
         environment = dict(os.environ)
         environment["MICROPYPATH"] = ":".join(paths + [".frozen", str(DEVICE), str(REPO / "lib")])
         environment.update(env or {})
-        proc = subprocess.run(runtime_command("micropython") + [str(path)], cwd=str(tmp_path),
-                              capture_output=True, text=True, timeout=timeout, env=environment)
+        proc = subprocess.run(
+            runtime_command("micropython") + [str(path)],
+            cwd=str(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=environment,
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         lines = proc.stdout.strip().splitlines()
         return json.loads(lines[-1]), proc.stdout
@@ -251,11 +258,21 @@ def mp(tmp_path):
 
 
 def test_unix_port_without_hardware_modules_gives_null(mp):
-    data, _ = mp("import probe, json\np = probe.get({})\nprint(json.dumps(p.read()))",
-                 with_fakes=False)
+    data, _ = mp(
+        "import probe, json\np = probe.get({})\nprint(json.dumps(p.read()))", with_fakes=False
+    )
     assert set(data) == set(probe.KEYS)
-    for key in ("cpu_hz", "temp_c", "wifi_mode", "wifi_ssid", "rssi_dbm", "ip", "mac",
-                "reset_cause", "hostname"):
+    for key in (
+        "cpu_hz",
+        "temp_c",
+        "wifi_mode",
+        "wifi_ssid",
+        "rssi_dbm",
+        "ip",
+        "mac",
+        "reset_cause",
+        "hostname",
+    ):
         assert data[key] is None, key
     assert data["platform"] == "unix" and data["simulated"] is False
     assert data["heap_used"] + data["heap_free"] == data["heap_total"]
@@ -341,13 +358,18 @@ print(json.dumps(Rp2Probe({}).read()))
 @pytest.mark.skipif(not (STUBS / "network.py").is_file(), reason="no virtual board stand-ins")
 def test_virtual_board_stand_ins(mp):
     board = (REPO / "boards" / "esp32" / "board.json").read_text()
-    data, _ = mp('''
+    data, _ = mp(
+        '''
 import json, network, probe
 sta = network.WLAN(network.STA_IF)
 sta.active(True)
 sta.connect("lab", "pw")
 print(json.dumps(probe.get({"board": "esp32"}).read()))
-''', with_fakes=False, extra_path=(STUBS,), env={"VBOARD_BOARD": board})
+''',
+        with_fakes=False,
+        extra_path=(STUBS,),
+        env={"VBOARD_BOARD": board},
+    )
     assert data["wifi_ssid"] == "lab" and data["ip"] == "127.0.0.1"
     assert isinstance(data["rssi_dbm"], int) and data["rssi_dbm"] < 0
     assert data["cpu_hz"] == json.loads(board)["cpu_hz"]
@@ -374,8 +396,11 @@ def wifi_run(mp, cfg, setup=""):
 
 
 def test_wifi_joins_the_configured_network(mp):
-    data, out = wifi_run(mp, {"wifi_ssid": "home", "wifi_password": "pw", "hostname": "kit",
-                              "led_pin": 2}, 'fake.good = {"home": "pw"}')
+    data, out = wifi_run(
+        mp,
+        {"wifi_ssid": "home", "wifi_password": "pw", "hostname": "kit", "led_pin": 2},
+        'fake.good = {"home": "pw"}',
+    )
     assert data["mode"] == "sta" and data["ip"] == "10.0.0.7" and data["again"] == "sta"
     assert ["hostname", "kit"] in data["log"]
     assert [c for c in data["log"] if c[0] == "connect"] == [["connect", "home", "pw"]]
@@ -384,9 +409,16 @@ def test_wifi_joins_the_configured_network(mp):
 
 
 def test_wifi_tries_every_network_then_opens_the_setup_access_point(mp):
-    cfg = {"wifi_ssid": "gone", "wifi_password": "x", "wifi_networks": [{"ssid": "far", "password": "y"}],
-           "wifi_timeout_s": 0.3, "wifi_retries": 2, "hostname": "kit", "led_pin": 2,
-           "led_active_low": True}
+    cfg = {
+        "wifi_ssid": "gone",
+        "wifi_password": "x",
+        "wifi_networks": [{"ssid": "far", "password": "y"}],
+        "wifi_timeout_s": 0.3,
+        "wifi_retries": 2,
+        "hostname": "kit",
+        "led_pin": 2,
+        "led_active_low": True,
+    }
     data, out = wifi_run(mp, cfg)
     connects = [c[1] for c in data["log"] if c[0] == "connect"]
     assert connects == ["gone", "far", "gone", "far"]
@@ -400,16 +432,21 @@ def test_wifi_tries_every_network_then_opens_the_setup_access_point(mp):
 
 
 def test_wifi_stops_waiting_on_a_wrong_password_and_tries_the_next(mp):
-    cfg = {"wifi_ssid": "home", "wifi_password": "wrong", "wifi_timeout_s": 20,
-           "wifi_networks": [{"ssid": "office", "password": "ok"}]}
+    cfg = {
+        "wifi_ssid": "home",
+        "wifi_password": "wrong",
+        "wifi_timeout_s": 20,
+        "wifi_networks": [{"ssid": "office", "password": "ok"}],
+    }
     data, _ = wifi_run(mp, cfg, 'fake.good = {"home": "right", "office": "ok"}')
     assert data["mode"] == "sta" and data["ms"] < 3000  # not the 20 s timeout
     assert [c[1] for c in data["log"] if c[0] == "connect"] == ["home", "office"]
 
 
 def test_wifi_without_credentials_goes_straight_to_the_access_point(mp):
-    data, out = wifi_run(mp, {"ap_ssid": "Setup me", "ap_password": "longenough"},
-                         "fake.old_ap_api = True")
+    data, out = wifi_run(
+        mp, {"ap_ssid": "Setup me", "ap_password": "longenough"}, "fake.old_ap_api = True"
+    )
     assert data["mode"] == "ap" and data["ms"] < 1000
     # Old firmware: essid/password/authmode instead of ssid/key/security.
     assert data["ap"] == {"essid": "Setup me", "password": "longenough", "authmode": 3}
@@ -417,20 +454,29 @@ def test_wifi_without_credentials_goes_straight_to_the_access_point(mp):
 
 
 def test_wifi_rgb_led_shows_the_state_in_colour(mp):
-    data, _ = wifi_run(mp, {"wifi_ssid": "home", "wifi_password": "pw", "led_pin": 48,
-                            "led_kind": "ws2812"}, 'fake.good = {"home": "pw"}')
+    data, _ = wifi_run(
+        mp,
+        {"wifi_ssid": "home", "wifi_password": "pw", "led_pin": 48, "led_kind": "ws2812"},
+        'fake.good = {"home": "pw"}',
+    )
     assert data["px"][0] == [24, 12, 0] and data["px"][-1] == [0, 20, 0]  # amber, then green
 
 
 def test_wifi_bad_led_pin_is_reported_not_fatal(mp):
-    data, out = wifi_run(mp, {"wifi_ssid": "home", "wifi_password": "pw", "led_pin": 99},
-                         'fake.good = {"home": "pw"}\nfake.bad_pin = True')
+    data, out = wifi_run(
+        mp,
+        {"wifi_ssid": "home", "wifi_password": "pw", "led_pin": 99},
+        'fake.good = {"home": "pw"}\nfake.bad_pin = True',
+    )
     assert data["mode"] == "sta" and "LED: cannot use pin 99" in out
 
 
 def test_wifi_without_network_module_is_a_no_op(mp):
-    data, _ = mp('''
+    data, _ = mp(
+        '''
 import json, wifi
 print(json.dumps({"mode": wifi.setup({"wifi_ssid": "x"}), "ip": wifi.ip}))
-''', with_fakes=False)
+''',
+        with_fakes=False,
+    )
     assert data == {"mode": None, "ip": None}

@@ -3,6 +3,7 @@
 /api/status and /events, the values' types and units, null where the
 platform cannot tell, the gzipped page, and an app's own value and route.
 """
+
 import gzip
 import http.client
 import json
@@ -11,7 +12,6 @@ import shutil
 import time
 
 import pytest
-
 from conftest import REPO
 
 DEVICE = REPO / "device"
@@ -19,21 +19,63 @@ MAIN = DEVICE / "main.py"
 PAGE = DEVICE / "www" / "index.html"
 
 PROBE_KEYS = (
-    "board", "machine", "firmware", "platform", "simulated", "hostname",
-    "uptime_s", "heap_free", "heap_used", "heap_total", "fs_free", "fs_total",
-    "cpu_hz", "temp_c", "wifi_mode", "wifi_ssid", "rssi_dbm", "ip", "mac",
+    "board",
+    "machine",
+    "firmware",
+    "platform",
+    "simulated",
+    "hostname",
+    "uptime_s",
+    "heap_free",
+    "heap_used",
+    "heap_total",
+    "fs_free",
+    "fs_total",
+    "cpu_hz",
+    "temp_c",
+    "wifi_mode",
+    "wifi_ssid",
+    "rssi_dbm",
+    "ip",
+    "mac",
     "reset_cause",
 )
 TYPES = {
-    "board": str, "machine": str, "firmware": str, "platform": str, "simulated": bool,
-    "hostname": str, "uptime_s": int, "heap_free": int, "heap_used": int,
-    "heap_total": int, "fs_free": int, "fs_total": int, "cpu_hz": int,
-    "temp_c": float, "wifi_mode": str, "wifi_ssid": str, "rssi_dbm": int, "ip": str,
-    "mac": str, "reset_cause": str, "requests": int, "connections": int,
+    "board": str,
+    "machine": str,
+    "firmware": str,
+    "platform": str,
+    "simulated": bool,
+    "hostname": str,
+    "uptime_s": int,
+    "heap_free": int,
+    "heap_used": int,
+    "heap_total": int,
+    "fs_free": int,
+    "fs_total": int,
+    "cpu_hz": int,
+    "temp_c": float,
+    "wifi_mode": str,
+    "wifi_ssid": str,
+    "rssi_dbm": int,
+    "ip": str,
+    "mac": str,
+    "reset_cause": str,
+    "requests": int,
+    "connections": int,
 }
 # What the plain unix port (no network, no board machine module) cannot tell.
-UNIX_NULLS = ("cpu_hz", "temp_c", "wifi_mode", "wifi_ssid", "rssi_dbm", "ip", "mac",
-              "reset_cause", "hostname")
+UNIX_NULLS = (
+    "cpu_hz",
+    "temp_c",
+    "wifi_mode",
+    "wifi_ssid",
+    "rssi_dbm",
+    "ip",
+    "mac",
+    "reset_cause",
+    "hostname",
+)
 
 
 def get_json(server, path="/api/status"):
@@ -224,8 +266,9 @@ def board_flash(tmp_path, config=None):
 
 @pytest.mark.parametrize("runtime", ["micropython"], indirect=True)
 def test_board_layout_reads_config_and_serves_only_gz(serve, tmp_path):
-    flash = board_flash(tmp_path, {"board": "esp32", "hostname": "kitchen", "http_port": 0,
-                                   "status_interval_s": 1})
+    flash = board_flash(
+        tmp_path, {"board": "esp32", "hostname": "kitchen", "http_port": 0, "status_interval_s": 1}
+    )
     server = serve(flash / "main.py", cwd=flash)
     # Bound to 0.0.0.0 as on a board; then the line with an address to open.
     wait_output(server, r"Serving on http://127\.0\.0\.1:%d/" % server.port)
@@ -270,13 +313,15 @@ status.run()
 
 
 def test_app_adds_its_own_value_and_route(serve):
-    server = serve(APP_WITH_OWN_VALUE, args=("--host", "127.0.0.1", "--port", "0",
-                                             "--interval", "0.5"),
-                   pythonpath=(DEVICE,))
+    server = serve(
+        APP_WITH_OWN_VALUE,
+        args=("--host", "127.0.0.1", "--port", "0", "--interval", "0.5"),
+        pythonpath=(DEVICE,),
+    )
     data = get_json(server)
     assert data["soil_pct"] in (40, 41)
-    assert data["broken"] is None          # a failing value is null, not an error
-    assert "board" in data                 # next to the built-in values
+    assert data["broken"] is None  # a failing value is null, not an error
+    assert "board" in data  # next to the built-in values
     assert get_json(server, "/api/pump")["pumping"] is True
     events = read_events(server, 3)
     meta = json.loads(events[0][1])
@@ -293,6 +338,7 @@ def test_unknown_path_and_method(status_app):
 @pytest.mark.parametrize("runtime", ["cpython"], indirect=True)
 def test_ctrl_c_with_an_open_page_stops_at_once(serve):
     import signal
+
     server = serve(MAIN, args=("--port", "0", "--interval", "2"))
     conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
     conn.request("GET", "/events")

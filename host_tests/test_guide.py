@@ -4,11 +4,11 @@ Under MicroPython the app is loaded from .py source (as `mpremote cp` leaves
 it) and the library as tools/deploy.py puts it on a board (.mpy), with the
 heap capped at 128K.
 """
+
 import gzip
 import json
 
 import pytest
-
 from conftest import REPO, RUNTIMES, as_on_a_board, start_server
 
 AUTH = {"Authorization": "Bearer t"}
@@ -32,8 +32,12 @@ def lay_out_guide_files(folder):
 def guide(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("guide")
     lay_out_guide_files(folder)
-    server = start_server(request.param, REPO / "host_tests" / "apps" / "guide_app.py", folder,
-                          **as_on_a_board(request.param, tmp_path_factory.mktemp("board")))
+    server = start_server(
+        request.param,
+        REPO / "host_tests" / "apps" / "guide_app.py",
+        folder,
+        **as_on_a_board(request.param, tmp_path_factory.mktemp("board")),
+    )
     yield server
     output = server.stop()
     assert "MemoryError" not in output, output
@@ -59,8 +63,13 @@ def test_auth_hook_short_circuits(guide):
 
 def test_echo(guide):
     body = json.dumps({"a": [1, "é"]})
-    status, _, data = get_json(guide, "/echo", method="POST", body=body,
-                               headers=dict(AUTH, **{"Content-Type": "application/json"}))
+    status, _, data = get_json(
+        guide,
+        "/echo",
+        method="POST",
+        body=body,
+        headers=dict(AUTH, **{"Content-Type": "application/json"}),
+    )
     assert (status, data) == (200, {"a": [1, "é"]})
 
 
@@ -110,7 +119,8 @@ def test_static_files(guide):
 
 def test_static_precompressed(guide):
     status, headers, body = guide.request(
-        "GET", "/assets/app.js", headers=dict(AUTH, **{"Accept-Encoding": "gzip, deflate"}))
+        "GET", "/assets/app.js", headers=dict(AUTH, **{"Accept-Encoding": "gzip, deflate"})
+    )
     assert status == 200
     assert headers["content-encoding"] == "gzip"
     assert headers["content-type"].startswith("text/javascript")
@@ -120,16 +130,29 @@ def test_static_precompressed(guide):
     assert "content-encoding" not in headers
 
 
-@pytest.mark.parametrize("path", [
-    "/assets/../secret.txt", "/assets/%2e%2e/secret.txt", "/assets/%2E%2E%2Fsecret.txt",
-    "/assets/..%2fsecret.txt", "/assets/..%5csecret.txt", "/assets/%5c..%5csecret.txt",
-    "/assets/style.css%00.txt", "/assets//etc/passwd", "/assets/%2fetc%2fpasswd",
-    "/assets/../public-private/key.txt", "/assets/..%2Fpublic-private%2Fkey.txt",
-    "/assets/....//secret.txt", "/assets/.%2e/secret.txt",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/assets/../secret.txt",
+        "/assets/%2e%2e/secret.txt",
+        "/assets/%2E%2E%2Fsecret.txt",
+        "/assets/..%2fsecret.txt",
+        "/assets/..%5csecret.txt",
+        "/assets/%5c..%5csecret.txt",
+        "/assets/style.css%00.txt",
+        "/assets//etc/passwd",
+        "/assets/%2fetc%2fpasswd",
+        "/assets/../public-private/key.txt",
+        "/assets/..%2Fpublic-private%2Fkey.txt",
+        "/assets/....//secret.txt",
+        "/assets/.%2e/secret.txt",
+    ],
+)
 def test_static_never_leaves_its_directory(guide, path):
-    raw = guide.raw(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
-                    b"Authorization: t\r\nConnection: close\r\n\r\n")
+    raw = guide.raw(
+        b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+        b"Authorization: t\r\nConnection: close\r\n\r\n"
+    )
     status = int(raw.split(b" ", 2)[1])
     assert status in (400, 404), raw
     assert b"do not serve" not in raw and b"sibling secret" not in raw and b"root:" not in raw
@@ -156,7 +179,11 @@ def test_return_coercion(guide):
     status, headers, body = guide.request("GET", "/text", headers=AUTH)
     assert (status, body, headers["content-type"]) == (200, b"Hello", "text/plain; charset=utf-8")
     status, headers, body = guide.request("GET", "/bytes", headers=AUTH)
-    assert (status, body, headers["content-type"]) == (200, b"\x89PNG...", "application/octet-stream")
+    assert (status, body, headers["content-type"]) == (
+        200,
+        b"\x89PNG...",
+        "application/octet-stream",
+    )
     status, headers, body = guide.request("GET", "/tuple", headers=AUTH)
     assert (status, json.loads(body)) == (201, {"ok": True})
     status, headers, body = guide.request("GET", "/empty", headers=AUTH)

@@ -4,6 +4,7 @@ A raw-socket client that can half-close, trickle and survive resets, a parser
 of the responses that came back (framing checked, truncation detected), and
 the module-scoped hardening server on each runtime.
 """
+
 import json
 import socket
 import time
@@ -117,7 +118,7 @@ def parse_responses(data, head_only=()):
         if not data.startswith(b"HTTP/1.") or end < 0:
             replies.append(Reply(None, "", {}, data, False, data))
             break
-        head, rest = data[:end], data[end + 4:]
+        head, rest = data[:end], data[end + 4 :]
         lines = head.split(b"\r\n")
         parts = lines[0].split(b" ", 2)
         status = int(parts[1])
@@ -156,11 +157,11 @@ def _dechunk(data):
         if line_end < 0:
             return bytes(body), False, b""
         size = int(data[:line_end].split(b";")[0], 16)
-        data = data[line_end + 2:]
+        data = data[line_end + 2 :]
         if size == 0:
             end = data.find(b"\r\n")
             while end > 0:  # trailer fields
-                data = data[end + 2:]
+                data = data[end + 2 :]
                 end = data.find(b"\r\n")
             if end < 0:
                 return bytes(body), False, b""
@@ -169,13 +170,16 @@ def _dechunk(data):
             body += data[:size]
             return bytes(body), False, b""
         body += data[:size]
-        data = data[size + 2:]
+        data = data[size + 2 :]
 
 
 def get(server, path, headers=b"", timeout=4.0):
     """One GET on a new connection; the (only) Reply."""
-    result = exchange(server.port, b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s\r\n"
-                      % (path.encode(), headers), timeout=timeout)
+    result = exchange(
+        server.port,
+        b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s\r\n" % (path.encode(), headers),
+        timeout=timeout,
+    )
     assert result.responses, result
     return result.responses[0]
 
@@ -201,7 +205,7 @@ class OutputWatch:
     def new(self):
         time.sleep(0.05)
         output = self.server.output()
-        text, self.mark = output[self.mark:], len(output)
+        text, self.mark = output[self.mark :], len(output)
         return text
 
     def assert_quiet(self, context=""):
@@ -212,6 +216,7 @@ class OutputWatch:
 
 def start_hardening(runtime, folder, static=None, heapsize=None):
     from conftest import start_server
+
     args = [0] if static is None else [0, static]
     server = start_server(runtime, HARDENING_APP, folder, args=args, heapsize=heapsize)
     server.runtime = runtime
@@ -232,7 +237,19 @@ def to_text(data):
 
 
 __all__ = [
-    "APPS", "CORPUS", "Exchange", "Reply", "exchange", "parse_responses", "get",
-    "still_serves", "counts", "OutputWatch", "start_hardening", "load_json",
-    "to_bytes", "to_text", "Path",
+    "APPS",
+    "CORPUS",
+    "Exchange",
+    "Reply",
+    "exchange",
+    "parse_responses",
+    "get",
+    "still_serves",
+    "counts",
+    "OutputWatch",
+    "start_hardening",
+    "load_json",
+    "to_bytes",
+    "to_text",
+    "Path",
 ]

@@ -6,10 +6,10 @@ server on a new connection. The server must give the status written there
 request smuggled behind it never reaches the app), log no escaped exception,
 and serve the next request on a new connection.
 """
+
 import sys
 
 import pytest
-
 from conftest import RUNTIMES
 from test_hardening_common import CORPUS, OutputWatch, counts, exchange, start_hardening
 
@@ -67,6 +67,17 @@ def test_hostile_request(server, case):
 
 def test_corpus_covers_the_issue():
     families = {c["family"] for c in CASES}
-    assert {"request-line", "target", "host", "header", "content-length", "smuggling",
-            "transfer-encoding", "chunked", "size", "not-http", "expect"} <= families
+    assert {
+        "request-line",
+        "target",
+        "host",
+        "header",
+        "content-length",
+        "smuggling",
+        "transfer-encoding",
+        "chunked",
+        "size",
+        "not-http",
+        "expect",
+    } <= families
     assert len({c["id"] for c in CASES}) == len(CASES)

@@ -7,11 +7,11 @@ chunk so the client can tell), the secret in the exception never reaches the
 client, and the server goes on serving, on the same kept-alive connection
 when the response was complete.
 """
+
 import socket
 import time
 
 import pytest
-
 from conftest import RUNTIMES
 from test_hardening_common import counts, exchange, get, start_hardening, still_serves
 
@@ -58,8 +58,10 @@ FAULTS = [
 @pytest.mark.parametrize("path, status, secret", FAULTS, ids=[f[0] for f in FAULTS])
 def test_handler_fault_gets_an_answer_and_server_goes_on(server, path, status, secret):
     # The faulty request, then a plain one on the same connection.
-    data = (b"GET %s HTTP/1.1\r\nHost: h\r\n\r\n" % path.encode()
-            + b"GET /ok HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    data = (
+        b"GET %s HTTP/1.1\r\nHost: h\r\n\r\n" % path.encode()
+        + b"GET /ok HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+    )
     result = exchange(server.port, data)
     context = "%s on %s: %r" % (path, server.runtime, result)
     assert result.responses, context
@@ -95,8 +97,9 @@ def test_stream_failing_at_start(server, path):
     assert still_serves(server)
 
 
-@pytest.mark.parametrize("path", ["/stream/fail-half", "/stream/sync-fail-half",
-                                  "/stream/bad-chunk"])
+@pytest.mark.parametrize(
+    "path", ["/stream/fail-half", "/stream/sync-fail-half", "/stream/bad-chunk"]
+)
 def test_stream_failing_half_way_is_cut_off(fresh, path):
     server = fresh
     result = exchange(server.port, b"GET %s HTTP/1.1\r\nHost: h\r\n\r\n" % path.encode())
@@ -117,8 +120,7 @@ def test_failing_streams_do_not_use_up_connections(fresh):
     # connection back, or the server ends up refusing everyone.
     for path in ("/stream/fail-half", "/stream/bad-chunk", "/stream/fail-start"):
         for _ in range(5):
-            exchange(server.port, b"GET %s HTTP/1.1\r\nHost: h\r\n\r\n" % path.encode(),
-                     timeout=2)
+            exchange(server.port, b"GET %s HTTP/1.1\r\nHost: h\r\n\r\n" % path.encode(), timeout=2)
     time.sleep(0.2)
     assert still_serves(server), server.runtime
 

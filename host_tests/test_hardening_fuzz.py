@@ -22,6 +22,7 @@ echo whenever the connection lives on after M.
 Regenerate the corpus (after changing the generator or the app's limits):
     python host_tests/test_hardening_fuzz.py --write
 """
+
 import json
 import os
 import random
@@ -33,20 +34,31 @@ import time
 from urllib.parse import parse_qs, unquote_to_bytes
 
 import pytest
+from conftest import LIB, RUNTIMES
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
-from conftest import LIB, RUNTIMES
-from test_hardening_common import CORPUS, ESCAPE_MARKERS, Reply, read_all, start_hardening, to_bytes, \
-    to_text
+from test_hardening_common import (
+    CORPUS,
+    ESCAPE_MARKERS,
+    Reply,
+    read_all,
+    start_hardening,
+    to_bytes,
+    to_text,
+)
 
 if str(LIB) not in sys.path:
     sys.path.insert(0, str(LIB))
 
+from httpserver.chunked import check_trailer, parse_chunk_size  # noqa: E402
 from httpserver.errors import HTTPException  # noqa: E402
 from httpserver.protocol import (  # noqa: E402
-    body_framing, decode, parse_head, parse_query, split_target)
-from httpserver.chunked import check_trailer, parse_chunk_size  # noqa: E402
+    body_framing,
+    decode,
+    parse_head,
+    parse_query,
+    split_target,
+)
 from httpserver.request import Headers, Request  # noqa: E402
 
 CORPUS_FILE = CORPUS / "fuzz_requests.json"
@@ -62,10 +74,17 @@ READ_TIMEOUT = 1.0
 TOKEN = string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~"
 # derandomize: the same examples on every run, so a result never depends on luck.
 # HARDENING_FUZZ_EXAMPLES=20000 searches longer (by hand; minutes).
-FUZZ = settings(max_examples=int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "300")),
-                deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                       HealthCheck.large_base_example])
+FUZZ = settings(
+    max_examples=int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.large_base_example,
+    ],
+)
 
 
 # ============================================================================
@@ -75,12 +94,50 @@ FUZZ = settings(max_examples=int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "300"
 
 UNRESERVED = string.ascii_letters + string.digits + "-._~"
 PATH_DELIMS = "!$&'()*+,;=:@"
-ENCODABLE = ["a", "Z", "0", "/", "?", "#", "%", " ", "+", "&", "=", ";", "\u00e9", "\u20ac",
-             "\U0001f600", "\x00", "\n", "\r", "\x7f", "\u00fc", "~", "\"", "\\", "."]
+ENCODABLE = [
+    "a",
+    "Z",
+    "0",
+    "/",
+    "?",
+    "#",
+    "%",
+    " ",
+    "+",
+    "&",
+    "=",
+    ";",
+    "\u00e9",
+    "\u20ac",
+    "\U0001f600",
+    "\x00",
+    "\n",
+    "\r",
+    "\x7f",
+    "\u00fc",
+    "~",
+    "\"",
+    "\\",
+    ".",
+]
 RAW_UTF8 = ["\u00e9", "\u20ac", "\u00fc", "\U0001f600", "\u00df", "\u4e2d"]
-HEADER_NAMES = ["Accept", "User-Agent", "Accept-Language", "Cache-Control", "X-Request-Id",
-                "Cookie", "Content-Type", "Referer", "If-None-Match", "X-Forwarded-For",
-                "Authorization", "Accept-Encoding", "Origin", "DNT", "Pragma"]
+HEADER_NAMES = [
+    "Accept",
+    "User-Agent",
+    "Accept-Language",
+    "Cache-Control",
+    "X-Request-Id",
+    "Cookie",
+    "Content-Type",
+    "Referer",
+    "If-None-Match",
+    "X-Forwarded-For",
+    "Authorization",
+    "Accept-Encoding",
+    "Origin",
+    "DNT",
+    "Pragma",
+]
 VALUE_CHARS = string.ascii_letters + string.digits + "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 
 
@@ -155,7 +212,8 @@ def _query(rng):
             continue
         pairs.append(raw)
         params.setdefault(key_text, []).append(
-            "" if value is None else "".join(p[1] for p in value))
+            "" if value is None else "".join(p[1] for p in value)
+        )
     query = "&".join(pairs)
     if rng.random() < 0.08:
         # Percent-encoding the handler cannot decode: a 400 from the app.
@@ -221,8 +279,19 @@ def _chunked(rng, body):
 
 
 def _chunk_ext(rng):
-    return rng.choice([b"", b"", b"", b";a=b", b";name=\"quoted value\"", b" ;x", b";a;b=c",
-                       b"\t;\tt=1", b";\xc3\xa9=\xc3\xa9"])
+    return rng.choice(
+        [
+            b"",
+            b"",
+            b"",
+            b";a=b",
+            b";name=\"quoted value\"",
+            b" ;x",
+            b";a;b=c",
+            b"\t;\tt=1",
+            b";\xc3\xa9=\xc3\xa9",
+        ]
+    )
 
 
 def _body(rng, big):
@@ -248,8 +317,22 @@ def generate(rng, marker, plain=False):
     if plain:
         method = rng.choice(["GET", "POST"])
     else:
-        method = rng.choice(["GET"] * 6 + ["POST"] * 6 + ["PUT", "DELETE", "PATCH", "HEAD",
-                            "OPTIONS", "BREW", "get", "PROPFIND", "M-SEARCH", "X!#$%&'*+.^_`|~"])
+        method = rng.choice(
+            ["GET"] * 6
+            + ["POST"] * 6
+            + [
+                "PUT",
+                "DELETE",
+                "PATCH",
+                "HEAD",
+                "OPTIONS",
+                "BREW",
+                "get",
+                "PROPFIND",
+                "M-SEARCH",
+                "X!#$%&'*+.^_`|~",
+            ]
+        )
     # Target ---------------------------------------------------------------------------------
     roll = rng.random()
     if plain or roll < 0.35:
@@ -320,8 +403,11 @@ def generate(rng, marker, plain=False):
         if version == "HTTP/1.1" and not plain and rng.random() < 0.35:
             chunked = True
             coding = rng.choice(["chunked", "Chunked", "CHUNKED"])
-            add("Transfer-Encoding", rng.choice([" ", "", "  "]) + coding
-                + rng.choice(["", " ", "\t"]), coding)
+            add(
+                "Transfer-Encoding",
+                rng.choice([" ", "", "  "]) + coding + rng.choice(["", " ", "\t"]),
+                coding,
+            )
             payload = _chunked(rng, body)
         else:
             length = str(len(body))
@@ -361,8 +447,9 @@ def generate(rng, marker, plain=False):
             if pad >= 0 and len(fields) < MAX_HEADERS:
                 add("X-Pad", " " + "p" * pad, "p" * pad)
                 reject = 431 if over else None
-        if reject is None and (len(fields) > MAX_HEADERS
-                               or len(_head(method, target, version, fields)) > MAX_HEAD):
+        if reject is None and (
+            len(fields) > MAX_HEADERS or len(_head(method, target, version, fields)) > MAX_HEAD
+        ):
             reject = 431
     line_length = len(("%s %s %s" % (method, target, version)).encode())
     if reject is None and line_length > MAX_LINE:
@@ -375,13 +462,24 @@ def generate(rng, marker, plain=False):
     if not plain and rng.random() < 0.05:
         data = b"\r\n" * rng.randint(1, 3) + data  # empty lines before a request: ignored
     # The model ------------------------------------------------------------------------------
-    model = {"method": method, "head": method == "HEAD", "interim": False, "dispatched": False,
-             "echo": None, "close": False, "version": version,
-             "parsed": {"method": method, "target": target, "version": version,
-                        "headers": model_headers, "path": path,
-                        "query": query if has_query else ""},
-             "framing": None if chunked else len(body) if "content-length" in model_headers
-             else 0}
+    model = {
+        "method": method,
+        "head": method == "HEAD",
+        "interim": False,
+        "dispatched": False,
+        "echo": None,
+        "close": False,
+        "version": version,
+        "parsed": {
+            "method": method,
+            "target": target,
+            "version": version,
+            "headers": model_headers,
+            "path": path,
+            "query": query if has_query else "",
+        },
+        "framing": None if chunked else len(body) if "content-length" in model_headers else 0,
+    }
     if reject is None and len(body) > MAX_BODY:
         reject = 413
         if chunked and expect:
@@ -406,11 +504,17 @@ def generate(rng, marker, plain=False):
             else:
                 model["status"] = 200
                 model["echo"] = {
-                    "method": method, "path": path, "rest": rest,
+                    "method": method,
+                    "path": path,
+                    "rest": rest,
                     "query_string": query if has_query else "",
-                    "query_params": params, "headers": model_headers, "body": body.hex(),
-                    "version": version, "path_params": {} if rest is None else {"rest": rest},
-                    "marker": "set-by-before"}
+                    "query_params": params,
+                    "headers": model_headers,
+                    "body": body.hex(),
+                    "version": version,
+                    "path_params": {} if rest is None else {"rest": rest},
+                    "marker": "set-by-before",
+                }
         elif method == "OPTIONS":
             model["status"] = 204
         else:
@@ -428,15 +532,79 @@ def _head(method, target, version, fields):
 
 # Mutations of a valid request ------------------------------------------------------------------
 
-INTERESTING = [b"\x00", b"\r", b"\n", b"\r\n", b" ", b"\t", b":", b"\x7f", b"\x80", b"\xff",
-               b"%", b",", b";", b"\xc3", b"\xc3\xa9", b"\x0b", b"\x0c", b"\x1b", b"\"", b"0",
-               b"\r\n\r\n", b"\r\n ", b"#", b"?", b"/", b"\\", b"\xed\xa0\x80", b"\xc0\xae"]
-FRAMING_VALUES = [b"+5", b"-1", b"0x10", b"1_0", b"5 5", b"5, 5", b"", b"99999999999999999999",
-                  b"4097", b"1", b"0", b"007", b"\xd9\xa5", b" 3 "]
-CODINGS = [b"chunked, chunked", b"gzip, chunked", b"chunked, gzip", b"identity", b"\x0bchunked",
-           b"chunked;q=1", b"\"chunked\"", b"xchunked", b"chunk", b"", b"CHUNKED"]
-CHUNK_SIZES = [b"fffffffff", b"-1", b"0x5", b"5 ", b" 5", b"+5", b"", b"5;\x00", b"5;\x7f\xc3\xa9",
-               b"1" * 9, b"00000000001", b"g"]
+INTERESTING = [
+    b"\x00",
+    b"\r",
+    b"\n",
+    b"\r\n",
+    b" ",
+    b"\t",
+    b":",
+    b"\x7f",
+    b"\x80",
+    b"\xff",
+    b"%",
+    b",",
+    b";",
+    b"\xc3",
+    b"\xc3\xa9",
+    b"\x0b",
+    b"\x0c",
+    b"\x1b",
+    b"\"",
+    b"0",
+    b"\r\n\r\n",
+    b"\r\n ",
+    b"#",
+    b"?",
+    b"/",
+    b"\\",
+    b"\xed\xa0\x80",
+    b"\xc0\xae",
+]
+FRAMING_VALUES = [
+    b"+5",
+    b"-1",
+    b"0x10",
+    b"1_0",
+    b"5 5",
+    b"5, 5",
+    b"",
+    b"99999999999999999999",
+    b"4097",
+    b"1",
+    b"0",
+    b"007",
+    b"\xd9\xa5",
+    b" 3 ",
+]
+CODINGS = [
+    b"chunked, chunked",
+    b"gzip, chunked",
+    b"chunked, gzip",
+    b"identity",
+    b"\x0bchunked",
+    b"chunked;q=1",
+    b"\"chunked\"",
+    b"xchunked",
+    b"chunk",
+    b"",
+    b"CHUNKED",
+]
+CHUNK_SIZES = [
+    b"fffffffff",
+    b"-1",
+    b"0x5",
+    b"5 ",
+    b" 5",
+    b"+5",
+    b"",
+    b"5;\x00",
+    b"5;\x7f\xc3\xa9",
+    b"1" * 9,
+    b"00000000001",
+    b"g",
+]
 
 
 def mutate(rng, data):
@@ -446,32 +614,45 @@ def mutate(rng, data):
         kind = rng.random()
         if kind < 0.2 and data:  # replace a byte
             i = rng.randrange(len(data))
-            data = data[:i] + rng.choice(INTERESTING) + data[i + 1:]
+            data = data[:i] + rng.choice(INTERESTING) + data[i + 1 :]
         elif kind < 0.35:  # insert
             i = rng.randint(0, len(data))
             data = data[:i] + rng.choice(INTERESTING) + data[i:]
         elif kind < 0.45 and data:  # delete a few bytes
             i = rng.randrange(len(data))
-            data = data[:i] + data[i + rng.randint(1, 4):]
+            data = data[:i] + data[i + rng.randint(1, 4) :]
         elif kind < 0.52 and data:  # duplicate a slice
             i = rng.randrange(len(data))
             j = min(len(data), i + rng.randint(1, 40))
             data = data[:j] + data[i:j] + data[j:]
         elif kind < 0.58 and data:  # truncate
-            data = data[:rng.randrange(len(data))]
+            data = data[: rng.randrange(len(data))]
         elif kind < 0.66:  # Content-Length with an odd value, maybe next to another
             line = b"Content-Length: " + rng.choice(FRAMING_VALUES) + b"\r\n"
             data = _insert_field(rng, data, line)
         elif kind < 0.74:  # Transfer-Encoding in odd shapes
-            line = rng.choice([b"Transfer-Encoding: ", b"Transfer-Encoding:",
-                               b"transfer-encoding : ", b"Transfer-Encoding:\t"]
-                              ) + rng.choice(CODINGS) + b"\r\n"
+            line = (
+                rng.choice(
+                    [
+                        b"Transfer-Encoding: ",
+                        b"Transfer-Encoding:",
+                        b"transfer-encoding : ",
+                        b"Transfer-Encoding:\t",
+                    ]
+                )
+                + rng.choice(CODINGS)
+                + b"\r\n"
+            )
             data = _insert_field(rng, data, line)
         elif kind < 0.8:  # a chunked body with a broken chunk size
             end = data.find(b"\r\n\r\n")
             if end >= 0:
-                data = (data[:end] + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
-                        + rng.choice(CHUNK_SIZES) + b"\r\nhello\r\n0\r\n\r\n")
+                data = (
+                    data[:end]
+                    + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + rng.choice(CHUNK_SIZES)
+                    + b"\r\nhello\r\n0\r\n\r\n"
+                )
         elif kind < 0.86:  # obs-fold, or whitespace before a colon
             end = data.find(b"\r\n")
             if end >= 0:
@@ -490,13 +671,17 @@ def mutate(rng, data):
                 method = rng.choice([b"G\x00T", b"GET\t", b"", b"POST /x", b"\xc3\x89"])
                 data = method + data[first:]
             else:
-                version = rng.choice([b"HTTP/1.2", b"HTTP/2.0", b"http/1.1", b"HTTP/1.1 ",
-                                      b"HTTP/11", b"HTTP/1.01"])
+                version = rng.choice(
+                    [b"HTTP/1.2", b"HTTP/2.0", b"http/1.1", b"HTTP/1.1 ", b"HTTP/11", b"HTTP/1.01"]
+                )
                 data = data.replace(b"HTTP/1.1", version, 1)
         else:  # a long run of one byte somewhere in the head
             i = rng.randint(0, max(0, head_end))
-            data = data[:i] + rng.choice([b"a", b"%", b"/", b" ", b"\r\n"]) * rng.choice(
-                [100, 600, 2100]) + data[i:]
+            data = (
+                data[:i]
+                + rng.choice([b"a", b"%", b"/", b" ", b"\r\n"]) * rng.choice([100, 600, 2100])
+                + data[i:]
+            )
     return data
 
 
@@ -547,16 +732,32 @@ def build_corpus(seed=SEED, valid=150, mutated=110):
         for model in models:
             if model is not None:  # what only the in-process test needs
                 del model["parsed"], model["framing"]
-        entries.append({"id": ident, "kind": kind, "mode": mode, "segments": segments,
-                        "requests": [to_text(a), to_text(m), to_text(b)], "models": models})
-    return {"seed": SEED, "limits": {"max_body_size": MAX_BODY, "max_request_line": MAX_LINE,
-                                     "max_head_size": MAX_HEAD, "max_headers": MAX_HEADERS},
-            "entries": entries}
+        entries.append(
+            {
+                "id": ident,
+                "kind": kind,
+                "mode": mode,
+                "segments": segments,
+                "requests": [to_text(a), to_text(m), to_text(b)],
+                "models": models,
+            }
+        )
+    return {
+        "seed": SEED,
+        "limits": {
+            "max_body_size": MAX_BODY,
+            "max_request_line": MAX_LINE,
+            "max_head_size": MAX_HEAD,
+            "max_headers": MAX_HEADERS,
+        },
+        "entries": entries,
+    }
 
 
 # ============================================================================
 # Part 1: the parser in process (CPython), with hypothesis
 # ============================================================================
+
 
 def fails_with(function, statuses, *args):
     """function(*args), or None when it raised HTTPException with one of statuses."""
@@ -572,25 +773,37 @@ def no_controls(text):
     return not any(ord(c) < 32 and c != "\t" or ord(c) == 127 for c in text)
 
 
-interesting_bytes = st.sampled_from(INTERESTING + [b"chunked", b"Content-Length", b"Host",
-                                                   b"Transfer-Encoding", b"9" * 20, b"HTTP/1.1"])
-fragment = st.one_of(st.binary(max_size=6), interesting_bytes,
-                     st.text(TOKEN, max_size=8).map(str.encode))
+interesting_bytes = st.sampled_from(
+    INTERESTING
+    + [b"chunked", b"Content-Length", b"Host", b"Transfer-Encoding", b"9" * 20, b"HTTP/1.1"]
+)
+fragment = st.one_of(
+    st.binary(max_size=6), interesting_bytes, st.text(TOKEN, max_size=8).map(str.encode)
+)
 head_line = st.lists(fragment, max_size=8).map(b"".join)
 raw_heads = st.one_of(
     st.binary(max_size=300),
     st.lists(head_line, min_size=1, max_size=12).map(b"\r\n".join),
-    st.tuples(st.sampled_from([b"GET", b"POST", b"G\xc3\x89T", b"get"]),
-              st.lists(fragment, max_size=6).map(b"".join),
-              st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/1.10", b"HTTP/1"]),
-              st.lists(st.tuples(st.one_of(st.sampled_from([b"Host", b"Content-Length",
-                                                            b"Transfer-Encoding", b"X-A"]),
-                                           st.binary(max_size=6)),
-                                 st.sampled_from([b":", b": ", b" :", b":\t", b""]),
-                                 st.lists(fragment, max_size=5).map(b"".join)),
-                       max_size=8))
-    .map(lambda t: b"\r\n".join([t[0] + b" /" + t[1] + b" " + t[2]]
-                                + [n + s + v for n, s, v in t[3]])),
+    st.tuples(
+        st.sampled_from([b"GET", b"POST", b"G\xc3\x89T", b"get"]),
+        st.lists(fragment, max_size=6).map(b"".join),
+        st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/1.10", b"HTTP/1"]),
+        st.lists(
+            st.tuples(
+                st.one_of(
+                    st.sampled_from([b"Host", b"Content-Length", b"Transfer-Encoding", b"X-A"]),
+                    st.binary(max_size=6),
+                ),
+                st.sampled_from([b":", b": ", b" :", b":\t", b""]),
+                st.lists(fragment, max_size=5).map(b"".join),
+            ),
+            max_size=8,
+        ),
+    ).map(
+        lambda t: b"\r\n".join(
+            [t[0] + b" /" + t[1] + b" " + t[2]] + [n + s + v for n, s, v in t[3]]
+        )
+    ),
 )
 
 
@@ -642,14 +855,20 @@ def test_parse_head_matches_the_generator_model(rng, mutated):
     end = data.find(b"\r\n\r\n")
     head = data[:end] if end >= 0 else data
     parsed = check_parsed_head(head)
-    if model is None or model["status"] in (414, 431) or (
-            model["status"] == 400 and not model["dispatched"]):
+    if (
+        model is None
+        or model["status"] in (414, 431)
+        or (model["status"] == 400 and not model["dispatched"])
+    ):
         return  # mutated, or past a limit, or a repeated Host: rejected above
     expected = model["parsed"]
     assert parsed is not None, (data, model)
     method, target, version, headers = parsed
-    assert (method, target, version) == (expected["method"], expected["target"],
-                                         expected["version"])
+    assert (method, target, version) == (
+        expected["method"],
+        expected["target"],
+        expected["version"],
+    )
     assert dict(headers) == expected["headers"], (data, headers)
     assert split_target(target) == (expected["path"], expected["query"])
     assert body_framing(headers, version) == model["framing"], (data, headers)
@@ -661,11 +880,36 @@ def test_parse_head_matches_the_generator_model(rng, mutated):
 
 
 @FUZZ
-@given(st.one_of(st.binary(max_size=40),
-                 st.lists(st.sampled_from([b"\xc0", b"\xc1", b"\xc2", b"\xdf", b"\xe0", b"\xed",
-                                           b"\xef", b"\xf0", b"\xf4", b"\xf5", b"\xff", b"\x80",
-                                           b"\x8f", b"\x90", b"\x9f", b"\xa0", b"\xbf", b"a"]),
-                          max_size=8).map(b"".join)))
+@given(
+    st.one_of(
+        st.binary(max_size=40),
+        st.lists(
+            st.sampled_from(
+                [
+                    b"\xc0",
+                    b"\xc1",
+                    b"\xc2",
+                    b"\xdf",
+                    b"\xe0",
+                    b"\xed",
+                    b"\xef",
+                    b"\xf0",
+                    b"\xf4",
+                    b"\xf5",
+                    b"\xff",
+                    b"\x80",
+                    b"\x8f",
+                    b"\x90",
+                    b"\x9f",
+                    b"\xa0",
+                    b"\xbf",
+                    b"a",
+                ]
+            ),
+            max_size=8,
+        ).map(b"".join),
+    )
+)
 def test_decode_is_strict_utf8(data):
     try:
         expected = data.decode("utf-8")
@@ -675,10 +919,27 @@ def test_decode_is_strict_utf8(data):
 
 
 # Characters of a query as a client might send it, broken encodings included.
-query_text = st.lists(st.one_of(
-    st.sampled_from(list("ab=&+%;?/ ") + ["%41", "%e9", "%C3%A9", "%zz", "%2", "%%", "%F0%9F%98%80",
-                                           "%ed%a0%80", "\u00e9", "%00"]),
-    st.text(max_size=3)), max_size=20).map("".join)
+query_text = st.lists(
+    st.one_of(
+        st.sampled_from(
+            list("ab=&+%;?/ ")
+            + [
+                "%41",
+                "%e9",
+                "%C3%A9",
+                "%zz",
+                "%2",
+                "%%",
+                "%F0%9F%98%80",
+                "%ed%a0%80",
+                "\u00e9",
+                "%00",
+            ]
+        ),
+        st.text(max_size=3),
+    ),
+    max_size=20,
+).map("".join)
 
 
 def _reference_unquote(text):
@@ -718,11 +979,34 @@ def test_parse_query_agrees_with_urllib(query):
 
 
 @FUZZ
-@given(st.one_of(
-    st.text(min_size=1).filter(no_controls),
-    st.lists(st.sampled_from(["/", "echo", "?", "%2F", "%zz", "%", "%c3%a9", "http://", "h",
-                              "*", ":", "a", "\u00e9", "://", "#"]), min_size=1,
-             max_size=10).map("".join)))
+@given(
+    st.one_of(
+        st.text(min_size=1).filter(no_controls),
+        st.lists(
+            st.sampled_from(
+                [
+                    "/",
+                    "echo",
+                    "?",
+                    "%2F",
+                    "%zz",
+                    "%",
+                    "%c3%a9",
+                    "http://",
+                    "h",
+                    "*",
+                    ":",
+                    "a",
+                    "\u00e9",
+                    "://",
+                    "#",
+                ]
+            ),
+            min_size=1,
+            max_size=10,
+        ).map("".join),
+    )
+)
 def test_split_target_only_400(target):
     # The server hands it what parse_head returned: non-empty, no control bytes.
     result = fails_with(split_target, (400,), target)
@@ -735,15 +1019,44 @@ def test_split_target_only_400(target):
             assert path == _reference_unquote(raw_path.replace("+", "%2B"))
 
 
-header_values = st.one_of(st.text(max_size=25), st.sampled_from(
-    ["5", "05", "0", " 5", "+5", "-5", "5.0", "1e3", "0x10", "\u0665", "\uff15", "", "9" * 16,
-     "9" * 15, "chunked", "Chunked", "chunked, chunked", "gzip, chunked", "chunked,", ", chunked",
-     "identity", "chunked ,gzip"]))
+header_values = st.one_of(
+    st.text(max_size=25),
+    st.sampled_from(
+        [
+            "5",
+            "05",
+            "0",
+            " 5",
+            "+5",
+            "-5",
+            "5.0",
+            "1e3",
+            "0x10",
+            "\u0665",
+            "\uff15",
+            "",
+            "9" * 16,
+            "9" * 15,
+            "chunked",
+            "Chunked",
+            "chunked, chunked",
+            "gzip, chunked",
+            "chunked,",
+            ", chunked",
+            "identity",
+            "chunked ,gzip",
+        ]
+    ),
+)
 
 
 @FUZZ
-@given(st.dictionaries(st.sampled_from(["content-length", "transfer-encoding", "host", "expect"]),
-                       header_values), st.sampled_from(["HTTP/1.0", "HTTP/1.1"]))
+@given(
+    st.dictionaries(
+        st.sampled_from(["content-length", "transfer-encoding", "host", "expect"]), header_values
+    ),
+    st.sampled_from(["HTTP/1.0", "HTTP/1.1"]),
+)
 def test_body_framing_only_fitting_errors(fields, version):
     headers = Headers(fields)
     framing = fails_with(body_framing, (400, 413, 501), headers, version)
@@ -758,7 +1071,7 @@ def test_body_framing_only_fitting_errors(fields, version):
         else:
             assert re.fullmatch(r"[0-9]+", length) and framing == int(length), fields
     else:
-        assert False, (fields, framing)
+        raise AssertionError((fields, framing))
 
 
 @FUZZ
@@ -780,11 +1093,34 @@ CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,8})([ \t]*;[^\x00-\x08\x0a-\x1f\x7f]*)
 
 
 @FUZZ
-@given(st.one_of(
-    st.binary(max_size=20),
-    st.lists(st.sampled_from([b"0", b"a", b"F", b"9", b";", b" ", b"\t", b"=", b"\x00", b"\x7f",
-                              b"x", b"\xff", b"\"", b"-", b"+", b"\xc3\xa9"]),
-             max_size=12).map(b"".join)))
+@given(
+    st.one_of(
+        st.binary(max_size=20),
+        st.lists(
+            st.sampled_from(
+                [
+                    b"0",
+                    b"a",
+                    b"F",
+                    b"9",
+                    b";",
+                    b" ",
+                    b"\t",
+                    b"=",
+                    b"\x00",
+                    b"\x7f",
+                    b"x",
+                    b"\xff",
+                    b"\"",
+                    b"-",
+                    b"+",
+                    b"\xc3\xa9",
+                ]
+            ),
+            max_size=12,
+        ).map(b"".join),
+    )
+)
 @example(b"0;\x7f\xff")  # DEL in an extension, beside a non-ASCII byte
 def test_parse_chunk_size_follows_the_grammar(line):
     got = fails_with(parse_chunk_size, (400,), line)
@@ -807,12 +1143,18 @@ def test_check_trailer_only_400(line):
 
 
 nested = st.integers(min_value=1, max_value=3000).flatmap(
-    lambda n: st.sampled_from([b"[" * n, b"[" * n + b"]" * n, b'{"a":' * n, b"[" * n + b"1"]))
+    lambda n: st.sampled_from([b"[" * n, b"[" * n + b"]" * n, b'{"a":' * n, b"[" * n + b"1"])
+)
 
 
 @FUZZ
-@given(st.one_of(st.binary(max_size=60), nested,
-                 st.text(max_size=30).map(lambda t: t.encode("utf-8", "surrogatepass"))))
+@given(
+    st.one_of(
+        st.binary(max_size=60),
+        nested,
+        st.text(max_size=30).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    )
+)
 @example(b"[" * 1000 + b"]" * 1000)  # 2 KB of valid JSON nested deeper than CPython recurses
 def test_request_body_parsers_only_400(body):
     # What a handler calls on the body a client sent: text(), json() and form().
@@ -826,6 +1168,7 @@ def test_request_body_parsers_only_400(body):
 # Part 2: the saved corpus against the running server, on both runtimes
 # ============================================================================
 
+
 def take_response(data, head_request=False):
     """(Reply, rest) for the response at the start of data, or (None, data) if its head is
     not all there. Reply.complete is False when the body is cut short."""
@@ -834,7 +1177,7 @@ def take_response(data, head_request=False):
         return None, data
     if not data.startswith(b"HTTP/1.1 "):
         return Reply(None, "", {}, data, False, data), b""
-    head, rest = data[:end], data[end + 4:]
+    head, rest = data[:end], data[end + 4 :]
     lines = head.split(b"\r\n")
     status = int(lines[0].split(b" ")[1])
     headers = {}
@@ -847,8 +1190,7 @@ def take_response(data, head_request=False):
         return Reply(status, "", headers, b"", True, head), rest
     if "content-length" in headers:
         length = int(headers["content-length"])
-        return Reply(status, "", headers, rest[:length], len(rest) >= length, head), \
-            rest[length:]
+        return Reply(status, "", headers, rest[:length], len(rest) >= length, head), rest[length:]
     return Reply(status, "", headers, rest, False, head), b""
 
 
@@ -908,8 +1250,9 @@ def check_mutated(entry, data, ended, context):
     replies = []
     while data:
         reply, data = take_response(data)
-        assert reply is not None and reply.complete and reply.status is not None, \
+        assert reply is not None and reply.complete and reply.status is not None, (
             "%s\nmalformed or cut answer: %r" % (context, reply)
+        )
         replies.append(reply)
         if reply.headers.get("connection") == "close":
             assert data == b"", "%s\nbytes after Connection: close: %r" % (context, data[:200])
@@ -930,7 +1273,6 @@ def _connect(port):
     sock = socket.create_connection(("127.0.0.1", port), timeout=READ_TIMEOUT * 3)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
-
 
 
 def _read_answers(sock, data, models, deadline):
@@ -968,10 +1310,11 @@ def replay(port, entry):
     with _connect(port) as sock:
         if entry["mode"] == "sequential":
             data = b""
-            for index, model in expected_responses(entry):
+            for index, _ in expected_responses(entry):
                 sock.sendall(requests[index])
-                data = _read_answers(sock, data, [m for _, m in expected_responses(entry)
-                                                  ][:index + 1], deadline)
+                data = _read_answers(
+                    sock, data, [m for _, m in expected_responses(entry)][: index + 1], deadline
+                )
             try:
                 sock.shutdown(socket.SHUT_WR)
             except OSError:
@@ -983,7 +1326,7 @@ def replay(port, entry):
             if entry["mode"] == "segmented":
                 at = 0
                 for size in entry["segments"]:
-                    sock.sendall(payload[at:at + size])
+                    sock.sendall(payload[at : at + size])
                     at += size
                     time.sleep(0.0005)
             else:
@@ -1015,16 +1358,26 @@ def _ok(port):
 
 def test_saved_corpus_replayed(server):
     corpus = load_corpus()
-    assert corpus["limits"] == {"max_body_size": MAX_BODY, "max_request_line": MAX_LINE,
-                                "max_head_size": MAX_HEAD, "max_headers": MAX_HEADERS}
+    assert corpus["limits"] == {
+        "max_body_size": MAX_BODY,
+        "max_request_line": MAX_LINE,
+        "max_head_size": MAX_HEAD,
+        "max_headers": MAX_HEADERS,
+    }
     failures = []
     mark = len(server.output())
     started = time.monotonic()
     for entry in corpus["entries"]:
         data, ended = replay(server.port, entry)
         context = "%s (%s, %s) on %s\nsent %r\ngot %r ended=%s" % (
-            entry["id"], entry["kind"], entry["mode"], server.runtime,
-            b"".join(to_bytes(r) for r in entry["requests"])[:1500], data[:1500], ended)
+            entry["id"],
+            entry["kind"],
+            entry["mode"],
+            server.runtime,
+            b"".join(to_bytes(r) for r in entry["requests"])[:1500],
+            data[:1500],
+            ended,
+        )
         try:
             if entry["kind"] == "valid":
                 check_valid(entry, data, ended, context)
@@ -1043,10 +1396,14 @@ def test_saved_corpus_replayed(server):
     tail = server.output()[mark:]
     assert not any(m in tail for m in ESCAPE_MARKERS), tail
     assert not failures, "%d entries failed; the first ones:\n\n%s" % (
-        len(failures), "\n\n".join(failures))
+        len(failures),
+        "\n\n".join(failures),
+    )
     assert server.alive() and _ok(server.port)
-    print("%d entries in %.1f s on %s" % (len(corpus["entries"]), time.monotonic() - started,
-                                          server.runtime))
+    print(
+        "%d entries in %.1f s on %s"
+        % (len(corpus["entries"]), time.monotonic() - started, server.runtime)
+    )
 
 
 def test_corpus_is_what_the_generator_writes():
@@ -1069,6 +1426,7 @@ def test_corpus_covers_the_cases():
 
 
 # Limits must not depend on how the bytes arrive ------------------------------------------
+
 
 def _boundary_requests():
     base = b"GET /echo HTTP/1.1\r\nHost: h\r\nX-P: "
@@ -1110,15 +1468,17 @@ def test_limit_at_its_value_whatever_the_segmentation(server, name):
             replies.append(reply.status)
         statuses[label] = replies
     assert statuses == {"whole": [200, 200], "split": [200, 200]}, (
-        "%s on %s: %r (the split sends %r then %r)" % (name, server.runtime, statuses,
-                                                      data[:cut][-20:], data[cut:][:20]))
+        "%s on %s: %r (the split sends %r then %r)"
+        % (name, server.runtime, statuses, data[:cut][-20:], data[cut:][:20])
+    )
 
 
 if __name__ == "__main__":
     if "--write" in sys.argv:
         corpus = build_corpus()
-        CORPUS_FILE.write_text(json.dumps(corpus, ensure_ascii=False, separators=(",", ":"))
-                               + "\n", encoding="utf-8")
+        CORPUS_FILE.write_text(
+            json.dumps(corpus, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8"
+        )
         print("wrote %d entries to %s" % (len(corpus["entries"]), CORPUS_FILE))
     else:
         print(__doc__)

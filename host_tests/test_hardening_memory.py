@@ -16,18 +16,17 @@ after gc.collect(), read by a route) returns to its idle level, also after
 The unix port is 64-bit: the same objects take more room than on the 32-bit
 boards, so this is stricter than the board itself.
 """
+
 import binascii
 import json
 import socket
 import threading
 import time
 
+import deploy  # its mpy-cross build, as for a board (tools/ is on the path: conftest)
 import pytest
-
 from conftest import LIB, REPO, start_server
 from test_hardening_common import APPS, ESCAPE_MARKERS, Exchange, exchange, read_all
-
-import deploy  # its mpy-cross build, as for a board (tools/ is on the path: conftest)
 
 APP = APPS / "hardening_memory_app.py"
 # Growth of the idle heap tolerated (bytes). Some tables grow once and keep
@@ -52,8 +51,9 @@ def smallest_board():
     for path in (REPO / "boards").glob("*/board.json"):
         info = json.loads(path.read_text())
         if "heap_free" in info:
-            boards.append((int(info["heap_free"]), int(info.get("max_connections", 8)),
-                           info["board"]))
+            boards.append(
+                (int(info["heap_free"]), int(info.get("max_connections", 8)), info["board"])
+            )
     assert boards, "no boards/*/board.json with heap_free"
     return min(boards)
 
@@ -68,8 +68,13 @@ def server(tmp_path_factory):
     deploy.build(deploy.source_files(LIB, None, ("*cpython*.py",)), root, mpy_cross)
     assert (root / "lib" / "httpserver" / "server.mpy").exists()
     # MICROPYPATH holds the compiled library only (relative, as on a board).
-    running = start_server("micropython", APP, root, env={"MICROPYPATH": ".frozen:lib"},
-                           heapsize="%dK" % (HEAP // 1024))
+    running = start_server(
+        "micropython",
+        APP,
+        root,
+        env={"MICROPYPATH": ".frozen:lib"},
+        heapsize="%dK" % (HEAP // 1024),
+    )
     running.runtime = "micropython"
     yield running
     running.stop()
@@ -80,8 +85,7 @@ def ask(server, data, timeout=5.0):
 
 
 def get(server, path):
-    result = ask(server, b"GET %s HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
-                 % path.encode())
+    result = ask(server, b"GET %s HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n" % path.encode())
     assert result.responses and result.responses[0].complete, (path, result)
     return result.responses[0]
 
@@ -95,14 +99,22 @@ def mem(server):
 def post(size, path=b"/body", chunked=False, close=True):
     body = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
     if chunked:
-        payload = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 4096]), body[i:i + 4096])
-                           for i in range(0, len(body), 4096)) + b"0\r\n\r\n"
+        payload = (
+            b"".join(
+                b"%x\r\n%s\r\n" % (len(body[i : i + 4096]), body[i : i + 4096])
+                for i in range(0, len(body), 4096)
+            )
+            + b"0\r\n\r\n"
+        )
         framing = b"Transfer-Encoding: chunked\r\n"
     else:
         payload = body
         framing = b"Content-Length: %d\r\n" % size
     head = b"POST %s HTTP/1.1\r\nHost: h\r\n%s%s\r\n" % (
-        path, framing, b"Connection: close\r\n" if close else b"")
+        path,
+        framing,
+        b"Connection: close\r\n" if close else b"",
+    )
     return head + payload, {"length": size, "crc": binascii.crc32(body)}
 
 
@@ -114,11 +126,17 @@ def clean(result, expected=None):
         return "closed"
     if result.statuses == [503]:
         reply = result.responses[0]
-        if reply.complete and reply.headers.get("connection") == "close" and \
-                result.ended in ("eof", "reset"):
+        if (
+            reply.complete
+            and reply.headers.get("connection") == "close"
+            and result.ended in ("eof", "reset")
+        ):
             return "503"
-    if len(result.responses) == 1 and result.responses[0].status == 200 and \
-            result.responses[0].complete:
+    if (
+        len(result.responses) == 1
+        and result.responses[0].status == 200
+        and result.responses[0].complete
+    ):
         if expected is None or result.responses[0].json() == expected:
             return "ok"
     return "unclean: %r" % (result,)
@@ -153,12 +171,17 @@ def idle(server):
     and the server's tables grow to the most connections seen, and MicroPython
     never shrinks a dict or set)."""
     at_once(server, [post(512)[0] for _ in range(3 * MAX_CONNECTIONS)])
-    for data in (b"GET /ok HTTP/1.1\r\nHost: h\r\n\r\n", post(1000)[0],
-                 post(1000, chunked=True)[0], b"GET /query?a=1 HTTP/1.1\r\nHost: h\r\n\r\n",
-                 b"GET /nope HTTP/1.1\r\nHost: h\r\n\r\n",
-                 b"GET /big?n=100 HTTP/1.1\r\nHost: h\r\n\r\n",
-                 b"GET /hog HTTP/1.1\r\nHost: h\r\n\r\n", b"BAD\r\n\r\n",
-                 b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n[]"):
+    for data in (
+        b"GET /ok HTTP/1.1\r\nHost: h\r\n\r\n",
+        post(1000)[0],
+        post(1000, chunked=True)[0],
+        b"GET /query?a=1 HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"GET /nope HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"GET /big?n=100 HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"GET /hog HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"BAD\r\n\r\n",
+        b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n[]",
+    ):
         ask(server, data)
     first = mem(server)
     return first
@@ -180,7 +203,8 @@ def assert_back_to_idle(server, idle, context):
         time.sleep(0.05)
     assert now["connections"] == 1, "%s: connections left open: %r" % (context, now)
     assert now["alloc"] - idle["alloc"] <= LEAK_TOLERANCE, (
-        "%s: the idle heap grew from %d to %r bytes" % (context, idle["alloc"], readings))
+        "%s: the idle heap grew from %d to %r bytes" % (context, idle["alloc"], readings)
+    )
 
 
 def test_library_is_loaded_as_mpy(server):
@@ -190,8 +214,7 @@ def test_library_is_loaded_as_mpy(server):
 
 def test_idle_heap_leaves_room(server, idle):
     assert idle["alloc"] + idle["free"] <= HEAP + 4096, idle  # the cap is in force
-    assert idle["free"] >= HEAP // 4, "at idle only %d of %d bytes are free" % (
-        idle["free"], HEAP)
+    assert idle["free"] >= HEAP // 4, "at idle only %d of %d bytes are free" % (idle["free"], HEAP)
 
 
 def hold_then_finish(server, size, count):
@@ -203,7 +226,7 @@ def hold_then_finish(server, size, count):
     try:
         for data, _ in requests:
             sock = socket.create_connection(("127.0.0.1", server.port), timeout=8)
-            sock.sendall(data[:len(data) - size // 2])
+            sock.sendall(data[: len(data) - size // 2])
             socks.append(sock)
         time.sleep(0.2)
         newcomer = ask(server, b"GET /ok HTTP/1.1\r\nHost: h\r\n\r\n", timeout=2)
@@ -215,7 +238,7 @@ def hold_then_finish(server, size, count):
             sock = socks[index]
             data = requests[index][0]
             try:
-                sock.sendall(data[len(data) - size // 2:])
+                sock.sendall(data[len(data) - size // 2 :])
                 sock.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
@@ -259,8 +282,11 @@ def test_connections_up_to_the_cap_with_bodies_that_may_not_all_fit(server, idle
     assert all(k in ("ok", "503", "closed") for k in kinds), kinds
     assert clean(newcomer) in ("ok", "503", "closed"), newcomer
     assert serves(server)
-    assert_back_to_idle(server, idle, "after %d clients with %d-byte bodies at once: %r" % (
-        MAX_CONNECTIONS, size, kinds))
+    assert_back_to_idle(
+        server,
+        idle,
+        "after %d clients with %d-byte bodies at once: %r" % (MAX_CONNECTIONS, size, kinds),
+    )
 
 
 def test_more_clients_than_the_cap(server, idle):
@@ -302,9 +328,12 @@ def test_handler_allocating_until_memory_error(server, idle):
         assert sock.recv(4096).endswith(b"ok")
         others.append(sock)
     try:
-        result = ask(server, b"GET /ok HTTP/1.1\r\nHost: h\r\n\r\n"
-                     b"GET /hog HTTP/1.1\r\nHost: h\r\n\r\n"
-                     b"GET /ok HTTP/1.1\r\nHost: h\r\n\r\n")
+        result = ask(
+            server,
+            b"GET /ok HTTP/1.1\r\nHost: h\r\n\r\n"
+            b"GET /hog HTTP/1.1\r\nHost: h\r\n\r\n"
+            b"GET /ok HTTP/1.1\r\nHost: h\r\n\r\n",
+        )
         assert result.statuses in ([200, 503], [200]), result
         assert result.responses[0].body == b"ok", result
         assert result.ended in ("eof", "reset"), result
@@ -324,8 +353,9 @@ def test_handler_allocating_until_memory_error(server, idle):
 
 
 def test_deep_json_and_big_responses(server, idle):
-    result = ask(server, b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n"
-                 + b"[" * 2000)
+    result = ask(
+        server, b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n" + b"[" * 2000
+    )
     assert result.statuses in ([400], [503]) or clean(result) == "closed", result
     for n in (10000, 60000, 1 << 20):
         result = ask(server, b"GET /big?n=%d HTTP/1.1\r\nHost: h\r\n\r\n" % n)
@@ -359,8 +389,8 @@ def _keep_alive_run(server, count):
                     head = pending[:end]
                     length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
                     if len(pending) >= end + 4 + length:
-                        body = pending[end + 4:end + 4 + length]
-                        pending = pending[end + 4 + length:]
+                        body = pending[end + 4 : end + 4 + length]
+                        pending = pending[end + 4 + length :]
                         break
                 chunk = sock.recv(65536)
                 assert chunk, (n, pending)
@@ -377,17 +407,23 @@ def test_no_leak_over_1000_requests(server, idle):
     # And 200 connections that end in every way: served, rejected, cut off,
     # out of memory.
     for n in range(200):
-        data = [b"GET /ok HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
-                b"GET /ok HTTP/1.1\r\nHost: h\r\nX-A: a\x00\r\n\r\n",
-                b"POST /body HTTP/1.1\r\nHost: h\r\nContent-Length: 9999999\r\n\r\n",
-                b"GET /ok HTTP/1.1\r\nHo", b"\x16\x03\x01\x00\xa5\x01\x00",
-                b"GET /hog HTTP/1.1\r\nHost: h\r\n\r\n", post(BODY_FLOOR)[0],
-                b"GET /query?a=%zz HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"][n % 8]
+        data = [
+            b"GET /ok HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+            b"GET /ok HTTP/1.1\r\nHost: h\r\nX-A: a\x00\r\n\r\n",
+            b"POST /body HTTP/1.1\r\nHost: h\r\nContent-Length: 9999999\r\n\r\n",
+            b"GET /ok HTTP/1.1\r\nHo",
+            b"\x16\x03\x01\x00\xa5\x01\x00",
+            b"GET /hog HTTP/1.1\r\nHost: h\r\n\r\n",
+            post(BODY_FLOOR)[0],
+            b"GET /query?a=%zz HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        ][n % 8]
         ask(server, data)
     last = mem(server)
-    context = "idle heap %d; before %d, after 1000 kept-alive requests %d, after 200 " \
-              "connections %d (%.1f s)" % (idle["alloc"], before["alloc"], after["alloc"],
-                                          last["alloc"], time.monotonic() - start)
+    context = (
+        "idle heap %d; before %d, after 1000 kept-alive requests %d, after 200 "
+        "connections %d (%.1f s)"
+        % (idle["alloc"], before["alloc"], after["alloc"], last["alloc"], time.monotonic() - start)
+    )
     print(context)
     assert after["alloc"] - before["alloc"] <= LEAK_TOLERANCE, context
     assert last["alloc"] - before["alloc"] <= LEAK_TOLERANCE, context

@@ -18,6 +18,7 @@ The single-connection scenarios mostly wait for a timeout, so they run side
 by side (at most max_connections at once) in one module fixture; each test
 then checks its own scenario's result.
 """
+
 import json
 import select
 import socket
@@ -25,7 +26,6 @@ import threading
 import time
 
 import pytest
-
 from conftest import RUNTIMES
 from test_hardening_common import counts, get, parse_responses, start_hardening, still_serves
 
@@ -66,8 +66,12 @@ class Outcome:
 
     def __repr__(self):
         return "<Outcome %s ended=%s answered=%s closed=%s %r>" % (
-            self.statuses, self.ended, _round(self.answered), _round(self.closed),
-            self.data[:200])
+            self.statuses,
+            self.ended,
+            _round(self.answered),
+            _round(self.closed),
+            self.data[:200],
+        )
 
 
 def _round(value):
@@ -119,7 +123,7 @@ def trickle(port, pieces, pause, sock=None, start=None):
 
 
 def _bytes(data):
-    return [data[i:i + 1] for i in range(len(data))]
+    return [data[i : i + 1] for i in range(len(data))]
 
 
 def _request_and_answer(sock, data):
@@ -137,6 +141,7 @@ def _request_and_answer(sock, data):
 
 
 # Scenarios: each one client, mostly waiting for a timeout --------------------------------
+
 
 def head_byte_by_byte(port):
     return trickle(port, _bytes(HEAD + b"Content-Length: 2\r\n\r\nok"), 0.05)
@@ -161,7 +166,7 @@ def body_slowly_chunked(port):
 def slow_but_in_time(port):
     # 66 pieces 5 ms apart: about half of read_timeout.
     data = HEAD + b"Content-Length: 10\r\nConnection: close\r\n\r\n" + b"0123456789"
-    pieces = [data[i:i + 2] for i in range(0, len(data), 2)]
+    pieces = [data[i : i + 2] for i in range(0, len(data), 2)]
     return trickle(port, pieces, 0.005)
 
 
@@ -190,12 +195,12 @@ def keep_alive_clock_restarts(port):
             if n:
                 time.sleep(0.6 * KEEPALIVE_TIMEOUT)
             try:
-                replies.append(_request_and_answer(
-                    sock, b"GET /ok HTTP/1.1\r\nHost: h\r\n\r\n"))
+                replies.append(_request_and_answer(sock, b"GET /ok HTTP/1.1\r\nHost: h\r\n\r\n"))
             except OSError as exc:
                 replies.append(exc)
-        return Outcome(b"", "open", None, None,
-                       {"replies": replies, "span": time.monotonic() - start})
+        return Outcome(
+            b"", "open", None, None, {"replies": replies, "span": time.monotonic() - start}
+        )
 
 
 def second_request_byte_by_byte(port):
@@ -273,8 +278,15 @@ def assert_cut_off_with_408(result, context):
     assert result.ended in ("eof", "reset") and result.closed <= READ_TIMEOUT + LATE, context
 
 
-@pytest.mark.parametrize("name", ["head_byte_by_byte", "body_slowly_with_length",
-                                  "body_slowly_chunked", "second_request_byte_by_byte"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "head_byte_by_byte",
+        "body_slowly_with_length",
+        "body_slowly_chunked",
+        "second_request_byte_by_byte",
+    ],
+)
 def test_slow_request_is_cut_off_at_read_timeout(server, outcomes, name):
     result = outcome(outcomes, name, server)
     context = "%s on %s: %r" % (name, server.runtime, result)
@@ -325,6 +337,7 @@ def test_nothing_escaped_while_timing_out(server, outcomes):
 
 
 # The connection cap ------------------------------------------------------------------------
+
 
 def _refused_cleanly(port):
     """A client past the cap: a complete 503 with Connection: close, or a refusal
@@ -427,9 +440,11 @@ def test_clients_that_stop_reading_cannot_hold_the_server(server):
         assert kind in ("503", "refused"), "on %s: %s %r" % (server.runtime, kind, detail)
         # The readers are still connected, still not reading.
         took = _served_again(server.port, within=3 * READ_TIMEOUT)
-        context = ("on %s: with %d clients connected that stopped reading a stream, a new "
-                   "client was still refused %.1f s later (read_timeout %.1f s)" % (
-                       server.runtime, MAX_CONNECTIONS, 3 * READ_TIMEOUT, READ_TIMEOUT))
+        context = (
+            "on %s: with %d clients connected that stopped reading a stream, a new "
+            "client was still refused %.1f s later (read_timeout %.1f s)"
+            % (server.runtime, MAX_CONNECTIONS, 3 * READ_TIMEOUT, READ_TIMEOUT)
+        )
         assert took is not None, context
     finally:
         for sock in readers:

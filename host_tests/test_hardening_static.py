@@ -8,13 +8,18 @@ sent, no attempt may give a 500, and the server goes on serving.
 Symlinks are only checked on CPython: MicroPython has no os.path.realpath, and
 the boards' filesystems (FAT, littlefs) have no symlinks.
 """
+
 import os
 
 import pytest
-
 from conftest import RUNTIMES
-from test_hardening_common import (OutputWatch, exchange, parse_responses, start_hardening,
-                                   still_serves)
+from test_hardening_common import (
+    OutputWatch,
+    exchange,
+    parse_responses,
+    start_hardening,
+    still_serves,
+)
 
 SECRET = b"SECRET-"
 
@@ -98,17 +103,28 @@ def attempts(folder):
 
 
 def _get(server, target, method=b"GET", headers=b""):
-    result = exchange(server.port, method + b" " + target + b" HTTP/1.1\r\nHost: h\r\n"
-                      + headers + b"Connection: close\r\n\r\n")
+    result = exchange(
+        server.port,
+        method
+        + b" "
+        + target
+        + b" HTTP/1.1\r\nHost: h\r\n"
+        + headers
+        + b"Connection: close\r\n\r\n",
+    )
     if method == b"HEAD":
         result.responses = parse_responses(result.data, head_only=(0,))
     return result
 
 
 def test_files_inside_are_served(server):
-    for target, body in ((b"/static/a.txt", b"inside a"), (b"/static/sub/b.txt", b"inside b"),
-                         (b"/static/", b"<h1>index</h1>"), (b"/static", b"<h1>index</h1>"),
-                         (b"/static/%252e%252e", b"a file named %2e%2e")):
+    for target, body in (
+        (b"/static/a.txt", b"inside a"),
+        (b"/static/sub/b.txt", b"inside b"),
+        (b"/static/", b"<h1>index</h1>"),
+        (b"/static", b"<h1>index</h1>"),
+        (b"/static/%252e%252e", b"a file named %2e%2e"),
+    ):
         result = _get(server, target)
         assert result.statuses == [200] and result.responses[0].body == body, (target, result)
 
@@ -122,8 +138,11 @@ def test_traversal_attempts_never_leave_the_directory(server):
         for method in (b"GET", b"HEAD"):
             for headers in (b"", b"Accept-Encoding: gzip\r\n"):
                 result = _get(server, target, method, headers)
-                if (SECRET in result.data or result.status not in (400, 403, 404)
-                        or not result.responses[0].complete):
+                if (
+                    SECRET in result.data
+                    or result.status not in (400, 403, 404)
+                    or not result.responses[0].complete
+                ):
                     failures.append((method, target, headers, result))
     assert not failures, "\n".join(repr(f) for f in failures)
     watch.assert_quiet(server.runtime)

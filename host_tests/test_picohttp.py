@@ -1,11 +1,11 @@
 """picohttp programs run unchanged over httpserver, on CPython and MicroPython."""
+
 import json
 import socket
 import threading
 import time
 
 import pytest
-
 from conftest import REPO, RUNTIMES, as_on_a_board, start_server
 
 APPS = REPO / "host_tests" / "apps"
@@ -30,8 +30,13 @@ def split(raw):
 
 @pytest.fixture(scope="module", params=RUNTIMES)
 def app(request, tmp_path_factory):
-    server = start_server(request.param, APP, tmp_path_factory.mktemp("pico"), args=("threads",),
-                          **as_on_a_board(request.param, tmp_path_factory.mktemp("board")))
+    server = start_server(
+        request.param,
+        APP,
+        tmp_path_factory.mktemp("pico"),
+        args=("threads",),
+        **as_on_a_board(request.param, tmp_path_factory.mktemp("board")),
+    )
     server.runtime = request.param
     yield server
     output = server.stop()
@@ -40,12 +45,17 @@ def app(request, tmp_path_factory):
 
 # The seed's example, as written ---------------------------------------------------
 
+
 def test_seed_example_as_written(serve):
     server = serve(RUN, args=(0, EXAMPLE))
     raw = server.raw(b"GET /hello HTTP/1.0\r\n\r\n")
     status_line, headers, body = split(raw)
     assert status_line == b"HTTP/1.0 200 OK"
-    assert (body, headers["content-length"], headers["connection"]) == (b"Hello world!", "12", "close")
+    assert (body, headers["content-length"], headers["connection"]) == (
+        b"Hello world!",
+        "12",
+        "close",
+    )
     assert server.request("GET", "/goodbye")[::2] == (200, b"Goodbye cruel world")
     assert server.request("GET", "/goodbye/and/more?x=1")[::2] == (200, b"Goodbye cruel world")
     for path in ("/", "/nothing", "/hello2"):
@@ -58,7 +68,9 @@ def test_seed_example_closes_every_connection(serve):
     # Two requests on one HTTP/1.1 connection: only the first is answered,
     # then the server closes (raw returns at the close, well before its timeout).
     start = time.monotonic()
-    raw = server.raw(b"GET /hello HTTP/1.1\r\nHost: h\r\n\r\nGET /goodbye HTTP/1.1\r\nHost: h\r\n\r\n")
+    raw = server.raw(
+        b"GET /hello HTTP/1.1\r\nHost: h\r\n\r\nGET /goodbye HTTP/1.1\r\nHost: h\r\n\r\n"
+    )
     assert time.monotonic() - start < 3
     assert raw.count(b"HTTP/1.") == 1 and raw.endswith(b"Hello world!")
     assert b"Connection: close" in raw
@@ -75,10 +87,14 @@ def test_seed_example_listens_on_the_port_it_is_given(serve):
 
 # Request and response ----------------------------------------------------------------
 
+
 def test_request_fields_and_args(app):
     status, headers, body = app.request(
-        "PUT", "/echo/a%20b/c/?x=1&y=two+words&x=3&flag",
-        headers={"X-Test": "yes", "Content-Type": "text/plain"}, body="h\u00e9!".encode())
+        "PUT",
+        "/echo/a%20b/c/?x=1&y=two+words&x=3&flag",
+        headers={"X-Test": "yes", "Content-Type": "text/plain"},
+        body="h\u00e9!".encode(),
+    )
     assert status == 200 and headers["content-type"] == "application/json"
     data = json.loads(body)
     assert data["method"] == "PUT"
@@ -127,6 +143,7 @@ def test_head_sends_no_body(app):
 
 # Errors --------------------------------------------------------------------------------
 
+
 def test_handler_exception_is_500_and_server_goes_on(app):
     status, _, body = app.request("GET", "/crash")
     assert (status, body) == (500, b"handler-failed-here\n")
@@ -146,16 +163,19 @@ def test_invalid_json_body_is_a_400_from_the_handler(app):
     assert (status, body) == (400, b"request body is not valid JSON\n")
 
 
-@pytest.mark.parametrize("request_bytes, status", [
-    (b"GARBAGE\r\n\r\n", 400),
-    (b"GET /echo\r\n\r\n", 400),
-    (b"GET /echo HTTP/1.1\r\n\r\n", 400),  # no Host
-    (b"GET /echo HTTP/1.1\r\nHost: h\r\nBad Header\r\n\r\n", 400),
-    (b"GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400),
-    (b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n", 400),
-    (b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 9999999\r\n\r\n", 413),
-    (b"GET /echo HTTP/3.0\r\nHost: h\r\n\r\n", 505),
-])
+@pytest.mark.parametrize(
+    "request_bytes, status",
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /echo\r\n\r\n", 400),
+        (b"GET /echo HTTP/1.1\r\n\r\n", 400),  # no Host
+        (b"GET /echo HTTP/1.1\r\nHost: h\r\nBad Header\r\n\r\n", 400),
+        (b"GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n", 400),
+        (b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 9999999\r\n\r\n", 413),
+        (b"GET /echo HTTP/3.0\r\nHost: h\r\n\r\n", 505),
+    ],
+)
 def test_malformed_requests_get_4xx_without_reaching_the_handler(app, request_bytes, status):
     before = int(app.request("GET", "/calls")[2])
     raw = app.raw(request_bytes)
@@ -165,6 +185,7 @@ def test_malformed_requests_get_4xx_without_reaching_the_handler(app, request_by
 
 
 # threads, start, block --------------------------------------------------------------------
+
 
 def _timed_parallel(server, path, count=2):
     results = []

@@ -4,6 +4,7 @@ A self-signed certificate for 127.0.0.1 is made at test time with the
 `cryptography` package, in PEM (CPython) and DER (MicroPython, as a board
 stores it); the client trusts exactly that certificate.
 """
+
 import asyncio
 import datetime
 import http.client
@@ -14,7 +15,6 @@ import ssl
 import time
 
 import pytest
-
 from conftest import REPO, RUNTIMES, start_server
 
 APP = REPO / "host_tests" / "apps" / "tls_app.py"
@@ -35,25 +35,37 @@ def make_certificate(folder, kind="ec"):
     now = datetime.datetime.now(datetime.timezone.utc)
     certificate = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(hours=1))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256()))
+        .sign(key, hashes.SHA256())
+    )
     folder.mkdir(parents=True, exist_ok=True)
     cert = {"pem": folder / "cert.pem", "der": folder / "cert.der"}
     private = {"pem": folder / "key.pem", "der": folder / "key.der"}
     cert["pem"].write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     cert["der"].write_bytes(certificate.public_bytes(serialization.Encoding.DER))
-    for encoding, path in ((serialization.Encoding.PEM, private["pem"]),
-                           (serialization.Encoding.DER, private["der"])):
-        path.write_bytes(key.private_bytes(
-            encoding, serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption()))
+    for encoding, path in (
+        (serialization.Encoding.PEM, private["pem"]),
+        (serialization.Encoding.DER, private["der"]),
+    ):
+        path.write_bytes(
+            key.private_bytes(
+                encoding,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            )
+        )
     return {k: str(v) for k, v in cert.items()}, {k: str(v) for k, v in private.items()}
 
 
@@ -64,7 +76,8 @@ def client_context(cafile):
 
 def https_get(port, path, cafile, timeout=10):
     connection = http.client.HTTPSConnection(
-        "127.0.0.1", port, context=client_context(cafile), timeout=timeout)
+        "127.0.0.1", port, context=client_context(cafile), timeout=timeout
+    )
     try:
         connection.request("GET", path)
         response = connection.getresponse()
@@ -75,8 +88,7 @@ def https_get(port, path, cafile, timeout=10):
 
 def start_tls(runtime, folder, kind="ec", heapsize=None):
     cert, key = make_certificate(folder / kind, kind)
-    server = start_server(runtime, APP, folder, args=(cert["pem"], key["pem"]),
-                          heapsize=heapsize)
+    server = start_server(runtime, APP, folder, args=(cert["pem"], key["pem"]), heapsize=heapsize)
     server.runtime = runtime
     server.cafile = cert["pem"]
     return server
@@ -96,7 +108,8 @@ def test_announces_https(tls):
 
 def test_keep_alive_requests_over_one_tls_connection(tls):
     connection = http.client.HTTPSConnection(
-        "127.0.0.1", tls.port, context=client_context(tls.cafile), timeout=10)
+        "127.0.0.1", tls.port, context=client_context(tls.cafile), timeout=10
+    )
     try:
         connection.request("GET", "/")
         response = connection.getresponse()
@@ -151,8 +164,9 @@ def test_websocket_over_tls(tls):
     from websockets.asyncio.client import connect
 
     async def talk():
-        async with connect("wss://127.0.0.1:%d/ws" % tls.port,
-                           ssl=client_context(tls.cafile)) as ws:
+        async with connect(
+            "wss://127.0.0.1:%d/ws" % tls.port, ssl=client_context(tls.cafile)
+        ) as ws:
             first = await ws.recv()
             await ws.send("over tls")
             echoed = await ws.recv()

@@ -4,15 +4,14 @@ CPython-only slips into it. See tools/typecheck/check.py.
 
 The stub packages are pip-installed into tools/typecheck/.stubs/ on first use
 (or ahead of time: python tools/typecheck/check.py --install)."""
+
 import importlib.util
-import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-
 
 
 @pytest.fixture(autouse=True)
@@ -22,8 +21,9 @@ def mypy_installed():
 
 
 def load_check():
-    spec = importlib.util.spec_from_file_location("typecheck_under_test",
-                                                  REPO / "tools" / "typecheck" / "check.py")
+    spec = importlib.util.spec_from_file_location(
+        "typecheck_under_test", REPO / "tools" / "typecheck" / "check.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -39,7 +39,9 @@ def test_board_code_has_no_cpython_only_api(stubs):
     names = {f.name for f in files}
     assert "__init__.py" in names and "main.py" in names, "nothing checked: %s" % names
     assert not any(check._deploy().cpython_only(f) for f in files)
-    assert not failing, "CPython-only API in board code:\n" + "\n".join(check.fmt(e) for e in failing)
+    assert not failing, "CPython-only API in board code:\n" + "\n".join(
+        check.fmt(e) for e in failing
+    )
 
 
 @pytest.mark.parametrize("stubs", STUB_SETS)
@@ -50,7 +52,8 @@ def test_the_check_catches_cpython_only_code(stubs, tmp_path):
     reduced stdlib still lists CPython's. The behaviour tests on the unix port
     cover those.)"""
     bad = tmp_path / "bad_module.py"
-    bad.write_text(textwrap.dedent("""\
+    bad.write_text(
+        textwrap.dedent("""\
         import logging
         import time
         import asyncio
@@ -67,9 +70,11 @@ def test_the_check_catches_cpython_only_code(stubs, tmp_path):
 
         def name():
             return socket.gethostname()
-        """))
+        """)
+    )
     good = tmp_path / "good_module.py"
-    good.write_text(textwrap.dedent("""\
+    good.write_text(
+        textwrap.dedent("""\
         import time
         import gc
 
@@ -81,7 +86,8 @@ def test_the_check_catches_cpython_only_code(stubs, tmp_path):
         def free():
             gc.collect()
             return gc.mem_free()
-        """))
+        """)
+    )
     failing, _, _ = check.check(stubs, files=[bad])
     text = "\n".join(check.fmt(e) for e in failing)
     assert "logging" in text

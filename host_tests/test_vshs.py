@@ -5,6 +5,7 @@ server-sent-events, the static index) are in host_tests/apps/vshs, started by
 the seed's main.py; the folder is copied first so that nothing is written to
 the repository.
 """
+
 import json
 import shutil
 import socket
@@ -12,7 +13,6 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import REPO, RUNTIMES, as_on_a_board, start_server
 
 VSHS_APP = REPO / "host_tests" / "apps" / "vshs"
@@ -28,8 +28,13 @@ def free_port():
 def app(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("vshs") / "app"
     shutil.copytree(VSHS_APP, folder)
-    server = start_server(request.param, folder / "main.py", folder, args=(free_port(),),
-                          **as_on_a_board(request.param, tmp_path_factory.mktemp("board")))
+    server = start_server(
+        request.param,
+        folder / "main.py",
+        folder,
+        args=(free_port(),),
+        **as_on_a_board(request.param, tmp_path_factory.mktemp("board")),
+    )
     server.runtime = request.param
     server.folder = folder
     yield server
@@ -56,6 +61,7 @@ def status_of(raw):
 
 # The seed's examples ------------------------------------------------------------------
 
+
 def test_hello_world(app):
     status, headers, body = get(app, "/hello-world")
     assert (status, json.loads(body)) == (200, {"message": "Hello World"})
@@ -65,13 +71,22 @@ def test_hello_world(app):
 
 def test_handler_parameters_as_in_the_seed(app):
     # curl -X POST -d '{"body": "A"}' http://localhost:8080/params/C?url=B
-    status, _, body = app.request("POST", "/params/C?url=B", body=b'{"body": "A"}',
-                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert (status, json.loads(body)) == (200, {
-        "urlParams": {"url": "B"}, "bodyParams": {"body": "A"}, "pathParams": {"route": "C"}})
+    status, _, body = app.request(
+        "POST",
+        "/params/C?url=B",
+        body=b'{"body": "A"}',
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert (status, json.loads(body)) == (
+        200,
+        {"urlParams": {"url": "B"}, "bodyParams": {"body": "A"}, "pathParams": {"route": "C"}},
+    )
     status, _, body = app.request("POST", "/params/caf%C3%A9?a=1&a=2&b=x+y")
-    assert json.loads(body) == {"urlParams": {"a": ["1", "2"], "b": "x y"},
-                                "bodyParams": None, "pathParams": {"route": "caf\u00e9"}}
+    assert json.loads(body) == {
+        "urlParams": {"a": ["1", "2"], "b": "x y"},
+        "bodyParams": None,
+        "pathParams": {"route": "caf\u00e9"},
+    }
 
 
 def test_route_variable_and_literal(app):
@@ -170,32 +185,50 @@ def test_sse_send_raises_once_the_client_has_gone(app):
 
 # Typing -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("content_type, body, expected", [
-    (None, b"", {"type": "None"}),
-    ("application/json", b'{"a": [1, 2]}', {"type": "dict", "value": {"a": [1, 2]}}),
-    ("application/json; charset=utf-8", b"[1]", {"type": "list", "value": [1]}),
-    ("text/plain", b'{"k": "v"}', {"type": "dict", "value": {"k": "v"}}),
-    ("text/plain;charset=UTF-8", "h\u00e9 there".encode(), {"type": "str", "value": "h\u00e9 there"}),
-    ("application/x-www-form-urlencoded", b"a=1&a=2&b=x+y",
-     {"type": "dict", "value": {"a": ["1", "2"], "b": "x y"}}),
-    ("application/octet-stream", b"\x00\xff", {"type": "bytes", "value": [0, 255]}),
-    (None, b"\x01\x02", {"type": "bytes", "value": [1, 2]}),
-    ("image/svg+xml", b"<svg/>", {"type": "Blob", "mime": "image/svg+xml", "text": "<svg/>", "size": 6}),
-])
+
+@pytest.mark.parametrize(
+    "content_type, body, expected",
+    [
+        (None, b"", {"type": "None"}),
+        ("application/json", b'{"a": [1, 2]}', {"type": "dict", "value": {"a": [1, 2]}}),
+        ("application/json; charset=utf-8", b"[1]", {"type": "list", "value": [1]}),
+        ("text/plain", b'{"k": "v"}', {"type": "dict", "value": {"k": "v"}}),
+        (
+            "text/plain;charset=UTF-8",
+            "h\u00e9 there".encode(),
+            {"type": "str", "value": "h\u00e9 there"},
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            b"a=1&a=2&b=x+y",
+            {"type": "dict", "value": {"a": ["1", "2"], "b": "x y"}},
+        ),
+        ("application/octet-stream", b"\x00\xff", {"type": "bytes", "value": [0, 255]}),
+        (None, b"\x01\x02", {"type": "bytes", "value": [1, 2]}),
+        (
+            "image/svg+xml",
+            b"<svg/>",
+            {"type": "Blob", "mime": "image/svg+xml", "text": "<svg/>", "size": 6},
+        ),
+    ],
+)
 def test_request_body_typed_by_content_type(app, content_type, body, expected):
     headers = {"Content-Type": content_type} if content_type else {}
     status, _, answer = app.request("POST", "/body-type", headers=headers, body=body)
     assert (status, json.loads(answer)) == (200, expected)
 
 
-@pytest.mark.parametrize("kind, content_type, body", [
-    ("str", "text/plain", b"plain text"),
-    ("bytes", "application/octet-stream", b"\x00\x01\x02"),
-    ("blob", "image/svg+xml", b"<svg/>"),
-    ("multidict", "application/x-www-form-urlencoded", b"a=1&a=2&b=x+y"),
-    ("list", "application/json", b'[1, "two", null]'),
-    ("none", "application/json", b"null"),
-])
+@pytest.mark.parametrize(
+    "kind, content_type, body",
+    [
+        ("str", "text/plain", b"plain text"),
+        ("bytes", "application/octet-stream", b"\x00\x01\x02"),
+        ("blob", "image/svg+xml", b"<svg/>"),
+        ("multidict", "application/x-www-form-urlencoded", b"a=1&a=2&b=x+y"),
+        ("list", "application/json", b'[1, "two", null]'),
+        ("none", "application/json", b"null"),
+    ],
+)
 def test_answer_typed_by_value(app, kind, content_type, body):
     status, headers, answer = get(app, "/answer/" + kind)
     assert (status, answer) == (200, body)
@@ -204,25 +237,35 @@ def test_answer_typed_by_value(app, kind, content_type, body):
 
 def test_url_and_route_objects(app):
     data = json.loads(get(app, "/answer/url?x=1&y")[2])
-    assert data == {"path": "/answer/url", "query_string": "x=1&y",
-                    "str": "http://127.0.0.1:%d/answer/url?x=1&y" % app.port,
-                    "route": "/answer/{kind}/GET"}
+    assert data == {
+        "path": "/answer/url",
+        "query_string": "x=1&y",
+        "str": "http://127.0.0.1:%d/answer/url?x=1&y" % app.port,
+        "route": "/answer/{kind}/GET",
+    }
     status, _, body = get(app, "/answer/what")
     assert (status, body) == (500, b"unknown kind what")
 
 
 # Bad input -------------------------------------------------------------------------------
 
+
 def test_bad_bodies_get_400(app):
-    status, headers, body = app.request("POST", "/body-type", body=b"{not json",
-                                        headers={"Content-Type": "application/json"})
+    status, headers, body = app.request(
+        "POST", "/body-type", body=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert (status, body) == (400, b"request body is not valid JSON")
     assert headers["access-control-allow-origin"] == "*"
-    status, _, body = app.request("POST", "/body-type", body=b"\xff\xfe",
-                                  headers={"Content-Type": "text/plain"})
+    status, _, body = app.request(
+        "POST", "/body-type", body=b"\xff\xfe", headers={"Content-Type": "text/plain"}
+    )
     assert (status, body) == (400, b"request body is not valid UTF-8")
-    assert app.request("POST", "/body-type", body=b"[]",
-                       headers={"Content-Type": "application/json"})[0] == 200
+    assert (
+        app.request("POST", "/body-type", body=b"[]", headers={"Content-Type": "application/json"})[
+            0
+        ]
+        == 200
+    )
 
 
 def test_unknown_routes_and_methods(app):
@@ -238,14 +281,17 @@ def test_unknown_routes_and_methods(app):
     assert (status, body) == (200, b"") and int(headers["content-length"]) > 0
 
 
-@pytest.mark.parametrize("request_bytes, status", [
-    (b"GARBAGE\r\n\r\n", 400),
-    (b"GET /hello-world HTTP/1.1\r\n\r\n", 400),
-    (b"GET /hello-world HTTP/1.1\r\nHost: h\r\nNo colon\r\n\r\n", 400),
-    (b"GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400),
-    (b"POST /body-type HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400),
-    (b"POST /body-type HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999\r\n\r\n", 413),
-])
+@pytest.mark.parametrize(
+    "request_bytes, status",
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /hello-world HTTP/1.1\r\n\r\n", 400),
+        (b"GET /hello-world HTTP/1.1\r\nHost: h\r\nNo colon\r\n\r\n", 400),
+        (b"GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"POST /body-type HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400),
+        (b"POST /body-type HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999\r\n\r\n", 413),
+    ],
+)
 def test_malformed_requests_get_4xx_and_server_goes_on(app, request_bytes, status):
     raw = app.raw(request_bytes)
     assert status_of(raw) == status, raw
@@ -255,20 +301,25 @@ def test_malformed_requests_get_4xx_and_server_goes_on(app, request_bytes, statu
 def test_route_files_are_read_once_at_start_up(app):
     routes = app.folder / "routes"
     (routes / "late").mkdir()
-    (routes / "late" / "GET.py").write_text("async def default(url, body, route):\n    return 'late'\n")
+    (routes / "late" / "GET.py").write_text(
+        "async def default(url, body, route):\n    return 'late'\n"
+    )
     (routes / "hello-world" / "GET.py").write_text(
-        "async def default(url, body, route):\n    return 'changed'\n")
+        "async def default(url, body, route):\n    return 'changed'\n"
+    )
     assert get(app, "/late")[0] == 404
     assert json.loads(get(app, "/hello-world")[2]) == {"message": "Hello World"}
 
 
 # Start-up ----------------------------------------------------------------------------------
 
+
 def test_missing_routes_folder_is_a_clear_error(runtime, tmp_path):
     script = tmp_path / "main.py"
     script.write_text(
         "import asyncio\nfrom VSHS import startHTTPServer\n"
-        "asyncio.run(startHTTPServer(hostname='127.0.0.1', port=0, routes='/nowhere'))\n")
+        "asyncio.run(startHTTPServer(hostname='127.0.0.1', port=0, routes='/nowhere'))\n"
+    )
     with pytest.raises(RuntimeError) as failure:
         start_server(runtime, script, tmp_path)
     assert "no routes folder" in str(failure.value)
@@ -288,7 +339,8 @@ def test_precompiled_route_on_micropython(runtime, tmp_path):
     script = tmp_path / "main.py"
     script.write_text(
         "import asyncio\nfrom VSHS import startHTTPServer\n"
-        "asyncio.run(startHTTPServer(hostname='127.0.0.1', port=0, routes='/routes'))\n")
+        "asyncio.run(startHTTPServer(hostname='127.0.0.1', port=0, routes='/routes'))\n"
+    )
     server = start_server(runtime, script, tmp_path)
     try:
         assert json.loads(server.request("GET", "/compiled/7")[2]) == {"n": "7"}

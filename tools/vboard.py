@@ -42,8 +42,8 @@ Options: --heap BYTES (another free-heap figure), --no-socket-limit,
 The process runs until SIGTERM or SIGINT; it prints one line
 "vboard: <board> ready on <pty> (link <PATH>) ..." when the link exists.
 """
+
 import argparse
-import errno
 import fcntl
 import json
 import os
@@ -159,8 +159,7 @@ def _set_raw(fd, isig=False):
 
 
 class VBoard:
-    def __init__(self, board, flash, link, micropython, heap=None, socket_limit=True,
-                 trace=False):
+    def __init__(self, board, flash, link, micropython, heap=None, socket_limit=True, trace=False):
         self.board = board
         self.flash = Path(flash).resolve()
         self.link = Path(link)
@@ -204,12 +203,17 @@ class VBoard:
         def free_with(size):
             out = subprocess.run(
                 [self.micropython, "-X", "heapsize=%d" % size, "-c", CALIBRATE_CODE],
-                cwd=str(self.flash), env=self._env(), capture_output=True, timeout=30,
+                cwd=str(self.flash),
+                env=self._env(),
+                capture_output=True,
+                timeout=30,
             )
             m = re.search(rb"VBOARD-HEAP (\d+) (\d+)", out.stdout)
             if not m:
-                raise SystemExit("vboard: cannot run %s: %s" % (
-                    self.micropython, (out.stdout + out.stderr).decode(errors="replace")))
+                raise SystemExit(
+                    "vboard: cannot run %s: %s"
+                    % (self.micropython, (out.stdout + out.stderr).decode(errors="replace"))
+                )
             return int(m.group(1)), int(m.group(2))
 
         free, used = free_with(self.heap_free * 2 + 65536)
@@ -274,8 +278,13 @@ class VBoard:
 
         self.child = subprocess.Popen(
             [self.micropython, "-X", "heapsize=%d" % self.heapsize],
-            stdin=s, stdout=s, stderr=s, cwd=str(self.flash), env=self._env(),
-            preexec_fn=pre, close_fds=True,
+            stdin=s,
+            stdout=s,
+            stderr=s,
+            cwd=str(self.flash),
+            env=self._env(),
+            preexec_fn=pre,
+            close_fds=True,
         )
         os.close(s)
         os.set_blocking(m, False)
@@ -360,7 +369,7 @@ class VBoard:
         f = self.tail.rfind(FRIENDLY_BANNER)
         if r >= 0 or f >= 0:
             self.mode = "raw" if r > f else "friendly"
-            self.tail = self.tail[max(r, f) + 1:]
+            self.tail = self.tail[max(r, f) + 1 :]
 
     def _on_child_output(self, data):
         self.cbuf += data
@@ -374,14 +383,14 @@ class VBoard:
                 i = self.cbuf.find(PROMPT)
                 if i < 0:
                     return
-                self.cbuf = self.cbuf[i + len(PROMPT):]
+                self.cbuf = self.cbuf[i + len(PROMPT) :]
                 self.child_write(b"\x01")
                 self.phase = "enter_raw"
             elif ph == "enter_raw":
                 i = self.cbuf.find(RAW_BANNER + b">")
                 if i < 0:
                     return
-                self.cbuf = self.cbuf[i + len(RAW_BANNER) + 1:]
+                self.cbuf = self.cbuf[i + len(RAW_BANNER) + 1 :]
                 self.child_write((BOOT_CODE % self.with_main).encode() + b"\x04")
                 self.phase = "ok"
             elif ph == "ok":
@@ -398,7 +407,7 @@ class VBoard:
                 if i < 0:
                     return
                 self._boot_output(self.cbuf[:i])
-                self.cbuf = self.cbuf[i + 1:]
+                self.cbuf = self.cbuf[i + 1 :]
                 self.phase = "boot_out"
                 if self.pending_intr:
                     self._interrupt()
@@ -409,7 +418,7 @@ class VBoard:
                     self.cbuf = b""
                     return
                 self._boot_output(self.cbuf[:i], end=True)
-                self.cbuf = self.cbuf[i + 1:]
+                self.cbuf = self.cbuf[i + 1 :]
                 self.phase = "boot_err" if ph == "boot_out" else "boot_prompt"
             elif ph == "boot_prompt":
                 if not self.cbuf:
@@ -428,7 +437,7 @@ class VBoard:
                 if i < 0:
                     return
                 self.host_write(self.cbuf[: i + len(PROMPT)].lstrip(b"\r\n"))
-                self.cbuf = self.cbuf[i + len(PROMPT):]
+                self.cbuf = self.cbuf[i + len(PROMPT) :]
                 self.mode = "friendly"
                 self._go_run()
             else:
@@ -488,9 +497,16 @@ class VBoard:
         self.boot("power")
         print(
             "vboard: %s ready on %s (link %s), flash %s, heap_free %d B "
-            "(-X heapsize=%d), pid %d" % (
-                self.board["board"], self.pty_name, self.link, self.flash,
-                self.heap_free, self.heapsize, os.getpid()),
+            "(-X heapsize=%d), pid %d"
+            % (
+                self.board["board"],
+                self.pty_name,
+                self.link,
+                self.flash,
+                self.heap_free,
+                self.heapsize,
+                os.getpid(),
+            ),
             flush=True,
         )
         try:
@@ -583,22 +599,35 @@ class VBoard:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--board", required=True, help="one of: " + ", ".join(known_boards()))
     ap.add_argument("--flash", required=True, help="folder that is the board's flash filesystem")
     ap.add_argument("--link", required=True, help="path of the symlink to the pseudo-terminal")
-    ap.add_argument("--heap", type=int, help="free heap after boot in bytes (default: the board's heap_free)")
+    ap.add_argument(
+        "--heap", type=int, help="free heap after boot in bytes (default: the board's heap_free)"
+    )
     ap.add_argument("--micropython", help="the unix port executable (default: found on PATH)")
-    ap.add_argument("--no-socket-limit", action="store_true",
-                    help="do not cap open sockets at the board's lwIP limit")
+    ap.add_argument(
+        "--no-socket-limit",
+        action="store_true",
+        help="do not cap open sockets at the board's lwIP limit",
+    )
     ap.add_argument("--trace", action="store_true", help="log console traffic to stderr")
     args = ap.parse_args(argv)
     board = load_board(args.board)
     flash = Path(args.flash)
     flash.mkdir(parents=True, exist_ok=True)
-    vb = VBoard(board, flash, args.link, find_micropython(args.micropython), heap=args.heap,
-                socket_limit=not args.no_socket_limit, trace=args.trace)
+    vb = VBoard(
+        board,
+        flash,
+        args.link,
+        find_micropython(args.micropython),
+        heap=args.heap,
+        socket_limit=not args.no_socket_limit,
+        trace=args.trace,
+    )
     vb.calibrate()
     vb.open_console()
     vb.run()

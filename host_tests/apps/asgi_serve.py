@@ -9,9 +9,8 @@ import importlib
 import socket
 import sys
 
-import uvicorn
-
 import httpserver
+import uvicorn
 
 
 def main():
@@ -34,9 +33,17 @@ def main():
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, timeout_keep_alive=1, lifespan="on",
-        http=options.http, ws=options.ws, ssl_certfile=options.certfile, ssl_keyfile=options.keyfile,
-        timeout_graceful_shutdown=2)
+        app,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=1,
+        lifespan="on",
+        http=options.http,
+        ws=options.ws,
+        ssl_certfile=options.certfile,
+        ssl_keyfile=options.keyfile,
+        timeout_graceful_shutdown=2,
+    )
     scheme = "https" if options.certfile else "http"
     print("Serving on %s://127.0.0.1:%d/" % (scheme, sock.getsockname()[1]), flush=True)
     uvicorn.Server(config).run(sockets=[sock])

@@ -1,13 +1,19 @@
 # Routes that exercise the core's behaviour, with small limits so that the
 # tests can reach them quickly.
+import asyncio
 import sys
 
-import asyncio
+from httpserver import App, HTTPException, Response, StreamingResponse, abort
 
-from httpserver import App, HTTPException, JSONResponse, Response, StreamingResponse, abort
-
-app = App(max_body_size=1024, read_timeout=1.0, keepalive_timeout=1.0,
-          max_connections=6, max_request_line=256, max_head_size=1024, max_headers=20)
+app = App(
+    max_body_size=1024,
+    read_timeout=1.0,
+    keepalive_timeout=1.0,
+    max_connections=6,
+    max_request_line=256,
+    max_head_size=1024,
+    max_headers=20,
+)
 
 
 class AppError(Exception):
@@ -84,7 +90,9 @@ async def as_list(request):
 
 @app.get("/response")
 async def response(request):
-    return Response("<b>hi</b>", 202, {"X-A": "1", "content-length": "999"}, content_type="text/html")
+    return Response(
+        "<b>hi</b>", 202, {"X-A": "1", "content-length": "999"}, content_type="text/html"
+    )
 
 
 @app.get("/abort")
@@ -140,6 +148,7 @@ async def stream(request):
             yield "part%d;" % i
             yield b""
             await asyncio.sleep(0.01)
+
     return StreamingResponse(numbers(), content_type="text/plain")
 
 
@@ -148,6 +157,7 @@ async def stream_sync(request):
     def numbers():
         for i in range(3):
             yield b"s%d;" % i
+
     return StreamingResponse(numbers())
 
 
@@ -157,6 +167,7 @@ async def stream_fail(request):
         yield "first;"
         await asyncio.sleep(0.01)
         raise RuntimeError("stream broke")
+
     return StreamingResponse(failing())
 
 
@@ -181,6 +192,7 @@ async def memory(request):
 @app.get("/blocking")
 def blocking(request):
     import time
+
     time.sleep(0.5)
     return "woke"
 

@@ -6,18 +6,24 @@
 # static directory.
 #
 #   <runtime> hardening_app.py [PORT] [STATIC_DIRECTORY]
+import asyncio
 import gc
 import sys
 
-import asyncio
-
-from httpserver import App, HTTPException, Response, StreamingResponse
+from httpserver import App, Response, StreamingResponse
 
 MICROPYTHON = sys.implementation.name == "micropython"
 
-app = App(max_body_size=4096, read_timeout=1.0, keepalive_timeout=1.0,
-          max_connections=4, max_request_line=512, max_head_size=2048,
-          max_headers=24, shutdown_timeout=1.0)
+app = App(
+    max_body_size=4096,
+    read_timeout=1.0,
+    keepalive_timeout=1.0,
+    max_connections=4,
+    max_request_line=512,
+    max_head_size=2048,
+    max_headers=24,
+    shutdown_timeout=1.0,
+)
 
 # Requests for /smuggled* seen by the app, and streams whose generator ran
 # its finally clause.
@@ -29,6 +35,7 @@ def _hex(data):
 
 
 # Plain routes -----------------------------------------------------------------
+
 
 @app.get("/ok")
 async def ok(request):
@@ -89,6 +96,7 @@ async def slow(request):
 
 
 # Handler faults -----------------------------------------------------------------
+
 
 class Fault(Exception):
     pass
@@ -236,11 +244,13 @@ async def not_found(request, exc):
 
 # Streams ---------------------------------------------------------------------------
 
+
 @app.get("/stream/ok")
 async def stream_ok(request):
     async def parts():
         for i in range(3):
             yield "part%d;" % i
+
     return StreamingResponse(parts(), content_type="text/plain")
 
 
@@ -249,6 +259,7 @@ async def stream_fail_start(request):
     async def parts():
         raise Fault("stream-start-secret")
         yield "never"
+
     return StreamingResponse(parts(), content_type="text/plain")
 
 
@@ -259,6 +270,7 @@ async def stream_fail_half(request):
         await asyncio.sleep(0.01)
         yield "second;"
         raise Fault("stream-half-secret")
+
     return StreamingResponse(parts(), content_type="text/plain")
 
 
@@ -267,6 +279,7 @@ async def stream_sync_fail_start(request):
     def parts():
         raise Fault("sync-stream-start-secret")
         yield "never"
+
     return StreamingResponse(parts(), content_type="text/plain")
 
 
@@ -276,6 +289,7 @@ async def stream_sync_fail_half(request):
         yield "first;"
         yield "second;"
         raise Fault("sync-stream-half-secret")
+
     return StreamingResponse(parts(), content_type="text/plain")
 
 
@@ -284,6 +298,7 @@ async def stream_bad_chunk(request):
     async def parts():
         yield "first;"
         yield 12345  # neither str nor bytes
+
     return StreamingResponse(parts(), content_type="text/plain")
 
 
@@ -299,6 +314,7 @@ async def stream_endless(request):
                 await asyncio.sleep(0)
         finally:
             COUNTS["stream_finally"] += 1
+
     return StreamingResponse(parts(), content_type="text/plain")
 
 

@@ -16,6 +16,7 @@ app = App(read_timeout=2.0, keepalive_timeout=2.0, shutdown_timeout=1.0)
 try:
     from binascii import crc32
 except ImportError:  # a port built without it
+
     def crc32(data):
         return sum(data) & 0xFFFFFFFF
 
@@ -79,6 +80,7 @@ async def mem(request):
 async def where(request):
     # Where the library was loaded from (.mpy or .py).
     import httpserver.server
+
     return {"file": getattr(httpserver.server, "__file__", "")}
 
 

@@ -22,12 +22,20 @@ def handler(request, response, tag, extra=None):
         data = request.data
         if isinstance(data, bytes):
             data = {"bytes": list(data)}
-        response.data = json.dumps({
-            "method": request.method, "path": request.path, "query": request.query,
-            "protocol": request.protocol, "host": request.headers.get("Host"),
-            "x_test": request.headers.get("X-TEST"), "has_x_test": "x-test" in request.headers,
-            "data": data, "args": [tag, extra], "calls": calls[0],
-        })
+        response.data = json.dumps(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": request.query,
+                "protocol": request.protocol,
+                "host": request.headers.get("Host"),
+                "x_test": request.headers.get("X-TEST"),
+                "has_x_test": "x-test" in request.headers,
+                "data": data,
+                "args": [tag, extra],
+                "calls": calls[0],
+            }
+        )
     elif first == "calls":
         response.data = str(calls[0])
     elif first == "json":
@@ -66,6 +74,7 @@ def handler(request, response, tag, extra=None):
 
 async def async_handler(request, response, tag, extra=None):
     import asyncio
+
     if request.path[0] == "sleep":
         await asyncio.sleep(float(request.query.get("s", "0.4")))
         response.data = "slept"
@@ -91,7 +100,7 @@ elif MODE == "background":
         import asyncio
 
         async def main():
-            server = HttpServer(0, handler, ("bg",), block=False)
+            HttpServer(0, handler, ("bg",), block=False)
             print("start returned")
             while True:
                 ticks[0] += 1

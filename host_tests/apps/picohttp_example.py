@@ -1,5 +1,6 @@
 from picohttp import *
 
+
 def requestHandler(request, response):
     if request.path[0] == "hello":
         response.data = "Hello world!"
@@ -7,5 +8,6 @@ def requestHandler(request, response):
         response.data = "Goodbye cruel world"
     else:
         response.status = 404
+
 
 httpServer = HttpServer(8080, requestHandler)

@@ -4,9 +4,8 @@
 # (same name, .der), as a board stores them. "plain" serves without TLS, to
 # compare the heap.
 import gc
-import sys
-
 import ssl
+import sys
 
 from httpserver import App, StreamingResponse
 from httpserver.websocket import websocket
@@ -66,6 +65,7 @@ async def stream(request):
     def parts():
         for i in range(5):
             yield "part %d\n" % i
+
     return StreamingResponse(parts(), content_type="text/plain")
 
 

@@ -35,8 +35,9 @@ async def private(request, ws):
 
 @websocket(app, "/ws/room/<name>/<int:n>", subprotocols=("v2.test", "v1.test"))
 async def room(request, ws, name, n):
-    await ws.send(json.dumps({"name": name, "n": n, "scheme": request.scheme,
-                              "subprotocol": ws.subprotocol}))
+    await ws.send(
+        json.dumps({"name": name, "n": n, "scheme": request.scheme, "subprotocol": ws.subprotocol})
+    )
 
 
 @websocket(app, "/ws/closer")

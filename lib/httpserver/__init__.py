@@ -4,12 +4,14 @@ Only what defines an app is loaded by the import; the server loop, the
 parser, StreamingResponse and FileResponse load (and cost heap) when first
 used.
 """
-from .app import App
-from .errors import HTTPException, abort
-from .response import JSONResponse, Response
+
+from .app import App as App
+from .errors import HTTPException as HTTPException
+from .errors import abort as abort
+from .response import JSONResponse as JSONResponse
+from .response import Response as Response
 
 __version__ = "0.1.0"
-
 
 
 def __getattr__(name):

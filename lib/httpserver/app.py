@@ -11,6 +11,7 @@ def _load_runtime():
     global _runtime
     if _runtime is None:
         from . import runtime
+
         _runtime = runtime
     return _runtime
 
@@ -22,10 +23,18 @@ class App:
     kilobytes of heap (max_connections is larger on CPython).
     """
 
-    def __init__(self, *, max_body_size=1048576, read_timeout=30.0,
-                 keepalive_timeout=5.0, max_connections=None,
-                 max_request_line=2048, max_head_size=4096, max_headers=48,
-                 shutdown_timeout=10.0):
+    def __init__(
+        self,
+        *,
+        max_body_size=1048576,
+        read_timeout=30.0,
+        keepalive_timeout=5.0,
+        max_connections=None,
+        max_request_line=2048,
+        max_head_size=4096,
+        max_headers=48,
+        shutdown_timeout=10.0,
+    ):
         self.max_body_size = max_body_size
         self.read_timeout = read_timeout
         self.keepalive_timeout = keepalive_timeout
@@ -48,9 +57,11 @@ class App:
 
     def route(self, url_pattern, methods=None):
         """Register the decorated function for a URL pattern (GET by default)."""
+
         def register(handler):
             self._router.add(url_pattern, methods or ("GET",), handler)
             return handler
+
         return register
 
     def get(self, path):
@@ -71,6 +82,7 @@ class App:
     def static(self, url_prefix, directory):
         """Serve the files below directory at url_prefix (GET and HEAD)."""
         from .files import StaticFiles
+
         handler = StaticFiles(directory)
         prefix = url_prefix.rstrip("/")
         self.route(prefix + "/<path:filepath>")(handler)
@@ -81,6 +93,7 @@ class App:
     def websocket(self, url_pattern, max_message_size=None, subprotocols=None):
         """Register async handler(request, ws, **path_params) for WebSocket at a GET route."""
         from .websocket import websocket
+
         return websocket(self, url_pattern, max_message_size, subprotocols)
 
     def on_startup(self, handler):
@@ -105,12 +118,14 @@ class App:
 
     def errorhandler(self, code_or_exc):
         """Handle an HTTP status code or an exception class (and its subclasses)."""
+
         def register(handler):
             if isinstance(code_or_exc, int):
                 self._code_handlers[code_or_exc] = handler
             else:
                 self._class_handlers.append((code_or_exc, handler))
             return handler
+
         return register
 
     # Handling -------------------------------------------------------------
@@ -187,16 +202,19 @@ class App:
     async def start_server(self, host="0.0.0.0", port=80, ssl=None):
         """Serve until shutdown() is called; runs beside other asyncio tasks."""
         import gc
+
         # The server's code loads now. Collected first, the heap has fewer
         # holes, and a board serves in about 4K less (57K -> 53K, unix port).
         gc.collect()
         from .server import Server
+
         self.server = Server(self)
         await self.server.serve(host, port, ssl)
 
     def run(self, host="127.0.0.1", port=8000, ssl=None):
         """Serve until shutdown(), SIGINT or SIGTERM (blocking)."""
         import asyncio
+
         try:
             asyncio.run(self.start_server(host, port, ssl))
         except KeyboardInterrupt:
@@ -205,6 +223,7 @@ class App:
     async def __call__(self, scope, receive, send):
         """The ASGI interface, so that uvicorn can serve the app on CPython."""
         from .asgi import serve_asgi
+
         await serve_asgi(self, scope, receive, send)
 
     @property
@@ -219,4 +238,3 @@ class App:
         """
         if self.server is not None:
             self.server.stop()
-

@@ -38,6 +38,7 @@ async def serve_asgi(app, scope, receive, send):
 
 # Lifespan ---------------------------------------------------------------------
 
+
 async def _lifespan(app, receive, send):
     while True:
         message = await receive()
@@ -90,6 +91,7 @@ def _attach(app):
 
 # HTTP -------------------------------------------------------------------------
 
+
 def _request(app, scope, method):
     headers = Headers()
     for raw_name, raw_value in scope.get("headers", ()):
@@ -102,13 +104,21 @@ def _request(app, scope, method):
     path = scope["path"]
     root = scope.get("root_path", "")
     if root and path.startswith(root):
-        path = path[len(root):] or "/"
+        path = path[len(root) :] or "/"
     client = scope.get("client")
     version = scope.get("http_version", "1.1")
     scheme = scope.get("scheme", "http")
-    request = Request(app, method, path, scope.get("query_string", b"").decode("latin-1"),
-                      headers, b"", tuple(client) if client else None,
-                      "HTTP/" + version, _SCHEMES.get(scheme, scheme))
+    request = Request(
+        app,
+        method,
+        path,
+        scope.get("query_string", b"").decode("latin-1"),
+        headers,
+        b"",
+        tuple(client) if client else None,
+        "HTTP/" + version,
+        _SCHEMES.get(scheme, scheme),
+    )
     request.connection = None  # no socket to take over: the ASGI server owns it
     return request
 
@@ -153,7 +163,8 @@ async def _http(app, scope, receive, send):
         # A WebSocket route reached over plain HTTP (the ASGI server runs
         # without WebSocket support, or the request was not an upgrade).
         response = await app.handle_error(
-            request, HTTPException(501, "WebSocket is not available on this server"))
+            request, HTTPException(501, "WebSocket is not available on this server")
+        )
     await _respond(response, request, send, receive if response.chunked else None)
 
 
@@ -188,7 +199,7 @@ class _Sender:
             end = self._head.find(b"\r\n\r\n")
             if end < 0:
                 return
-            rest = self._head[end + 4:]
+            rest = self._head[end + 4 :]
             self._started = self._parse(self._head[:end])
             self._head = b""
             if rest:
@@ -293,6 +304,7 @@ async def _until_disconnect(writing, receive, sender):
 
 # WebSocket --------------------------------------------------------------------
 
+
 async def _websocket(app, scope, receive, send):
     message = await receive()
     if message["type"] != "websocket.connect":
@@ -318,8 +330,9 @@ async def _websocket(app, scope, receive, send):
         if lower in ("upgrade", "connection", "sec-websocket-accept", "sec-websocket-protocol"):
             continue
         headers.append((name.encode(), str(value).encode()))
-    await send({"type": "websocket.accept", "subprotocol": response.subprotocol,
-                "headers": headers})
+    await send(
+        {"type": "websocket.accept", "subprotocol": response.subprotocol, "headers": headers}
+    )
     ws = ASGIWebSocket(request, receive, send, response.max_message_size, response.subprotocol)
     await run(ws, response.handler, response.params)
 
@@ -344,8 +357,9 @@ class ASGIWebSocket(WebSocket):
                     data = message.get("bytes") or b""
                     size = len(data)
                 else:
-                    size = len(data) if len(data) * 4 <= self.max_message_size else len(
-                        data.encode())
+                    size = (
+                        len(data) if len(data) * 4 <= self.max_message_size else len(data.encode())
+                    )
                 if size > self.max_message_size:
                     self._broken = True
                     await self._send_close(MESSAGE_TOO_BIG, "message too big")

@@ -25,7 +25,7 @@ def parse_chunk_size(line):
 def check_trailer(line):
     """A trailer field is a header field; it is checked and then ignored."""
     colon = line.find(b":")
-    if colon <= 0 or not is_token(line[:colon]) or has_control(line[colon + 1:]):
+    if colon <= 0 or not is_token(line[:colon]) or has_control(line[colon + 1 :]):
         raise bad_request("malformed trailer field")
 
 
@@ -65,6 +65,6 @@ async def _read_line(conn, limit, status):
             raise HTTPException(status, "line too long")
         if end >= 0:
             line = conn.buffer[:end]
-            conn.buffer = conn.buffer[end + 2:]
+            conn.buffer = conn.buffer[end + 2 :]
             return line
         await runtime.fill(conn)

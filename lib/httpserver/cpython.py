@@ -20,9 +20,22 @@ if not logger.handlers and not logging.getLogger().handlers:
     logger.propagate = False
 
 __all__ = [
-    "MAX_CONNECTIONS", "FILE_BLOCK_SIZE", "ticks_ms", "ticks_diff",
-    "call", "pump", "fill", "write", "drain", "close", "log_exception",
-    "announce", "peer_address", "guess_type", "listen", "install_signal_handlers",
+    "MAX_CONNECTIONS",
+    "FILE_BLOCK_SIZE",
+    "ticks_ms",
+    "ticks_diff",
+    "call",
+    "pump",
+    "fill",
+    "write",
+    "drain",
+    "close",
+    "log_exception",
+    "announce",
+    "peer_address",
+    "guess_type",
+    "listen",
+    "install_signal_handlers",
 ]
 
 _async_functions = {}
@@ -40,7 +53,7 @@ def _is_async(function):
     known = _async_functions.get(function)
     if known is None:
         known = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
-            getattr(function, "__call__", None)
+            getattr(function, "__call__", None)  # noqa: B004
         )
         try:
             _async_functions[function] = known

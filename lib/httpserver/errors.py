@@ -15,6 +15,7 @@ class HTTPException(Exception):
         if self.message is not None:
             return str(self.message)
         from .protocol import reason
+
         return reason(self.status_code) or "HTTP error %d" % self.status_code
 
 

@@ -9,16 +9,32 @@ from .response import Response
 # Used where the mimetypes module is missing (on a board), and for the few
 # types that matter on one when it is there.
 TYPES = {
-    "html": "text/html; charset=utf-8", "htm": "text/html; charset=utf-8",
-    "css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8",
-    "mjs": "text/javascript; charset=utf-8", "json": "application/json",
-    "txt": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf-8",
-    "xml": "application/xml", "svg": "image/svg+xml", "png": "image/png",
-    "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
-    "ico": "image/x-icon", "webp": "image/webp", "woff": "font/woff",
-    "woff2": "font/woff2", "wasm": "application/wasm", "pdf": "application/pdf",
-    "gz": "application/gzip", "zip": "application/zip", "mp3": "audio/mpeg",
-    "wav": "audio/wav", "mp4": "video/mp4", "bin": "application/octet-stream",
+    "html": "text/html; charset=utf-8",
+    "htm": "text/html; charset=utf-8",
+    "css": "text/css; charset=utf-8",
+    "js": "text/javascript; charset=utf-8",
+    "mjs": "text/javascript; charset=utf-8",
+    "json": "application/json",
+    "txt": "text/plain; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "xml": "application/xml",
+    "svg": "image/svg+xml",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "ico": "image/x-icon",
+    "webp": "image/webp",
+    "woff": "font/woff",
+    "woff2": "font/woff2",
+    "wasm": "application/wasm",
+    "pdf": "application/pdf",
+    "gz": "application/gzip",
+    "zip": "application/zip",
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "mp4": "video/mp4",
+    "bin": "application/octet-stream",
 }
 _DIRECTORY = 0x4000
 
@@ -43,8 +59,7 @@ class FileResponse(Response):
         stat = _stat(path)
         if stat is None or stat[0] & _DIRECTORY:
             raise HTTPException(404)
-        Response.__init__(self, b"", status_code, headers,
-                          content_type or content_type_for(path))
+        Response.__init__(self, b"", status_code, headers, content_type or content_type_for(path))
         self.path = path
         self.size = stat[6]
 

@@ -17,10 +17,7 @@ def is_token(data):
     if not data:
         return False
     for c in data:
-        if not (
-            97 <= c <= 122 or 65 <= c <= 90 or 48 <= c <= 57
-            or c in _TOKEN_PUNCTUATION
-        ):
+        if not (97 <= c <= 122 or 65 <= c <= 90 or 48 <= c <= 57 or c in _TOKEN_PUNCTUATION):
             return False
     return True
 
@@ -54,7 +51,8 @@ def decode(data):
         previous = 0
         for byte in data:
             if (
-                byte in (0xC0, 0xC1) or byte >= 0xF5
+                byte in (0xC0, 0xC1)
+                or byte >= 0xF5
                 or (previous == 0xE0 and byte < 0xA0)
                 or (previous == 0xED and byte >= 0xA0)
                 or (previous == 0xF0 and byte < 0x90)
@@ -84,8 +82,10 @@ def parse_head(head, max_headers, headers=None):
         raise bad_request("invalid request target")
     if version != b"HTTP/1.1" and version != b"HTTP/1.0":
         if (
-            len(version) == 8 and version[:5] == b"HTTP/"
-            and version[5] in b"0123456789" and version[6] == 46
+            len(version) == 8
+            and version[:5] == b"HTTP/"
+            and version[5] in b"0123456789"
+            and version[6] == 46
             and version[7] in b"0123456789"
         ):
             raise HTTPException(505)
@@ -99,7 +99,7 @@ def parse_head(head, max_headers, headers=None):
         if colon <= 0:
             raise bad_request("malformed header field")
         name = line[:colon]
-        value = line[colon + 1:].strip(b" \t")
+        value = line[colon + 1 :].strip(b" \t")
         if not is_token(name):
             # Covers obs-fold, whitespace before the colon and stray bytes.
             raise bad_request("invalid header field name")
@@ -158,7 +158,6 @@ def body_framing(headers, version):
     return int(length)
 
 
-
 def wants_keep_alive(version, connection):
     """Whether the client asked to keep the connection open after this exchange."""
     if connection:
@@ -200,7 +199,7 @@ def split_target(target):
     query = ""
     mark = target.find("?")
     if mark >= 0:
-        query = target[mark + 1:]
+        query = target[mark + 1 :]
         target = target[:mark]
     return unquote(target.encode()), query
 
@@ -215,7 +214,7 @@ def parse_query(query):
             continue
         eq = pair.find(b"=")
         if eq >= 0:
-            key, value = unquote(pair[:eq], True), unquote(pair[eq + 1:], True)
+            key, value = unquote(pair[:eq], True), unquote(pair[eq + 1 :], True)
         else:
             key, value = unquote(pair, True), ""
         if key in params:
@@ -227,7 +226,8 @@ def parse_query(query):
 
 # One string rather than a dict: a table of objects costs a board about 2K.
 _REASONS = (
-    "|100 Continue|101 Switching Protocols|200 OK|201 Created|202 Accepted|204 No Content|206 Partial Content"
+    "|100 Continue|101 Switching Protocols|200 OK|201 Created|202 Accepted"
+    "|204 No Content|206 Partial Content"
     "|301 Moved Permanently|302 Found|303 See Other|304 Not Modified"
     "|307 Temporary Redirect|308 Permanent Redirect|400 Bad Request"
     "|401 Unauthorized|403 Forbidden|404 Not Found|405 Method Not Allowed"
@@ -248,7 +248,7 @@ def reason(status):
     start = _REASONS.find("|%d " % status)
     if start < 0:
         return ""
-    return _REASONS[start + 5:_REASONS.find("|", start + 1)]
+    return _REASONS[start + 5 : _REASONS.find("|", start + 1)]
 
 
 # The connection decides how a message is framed; a handler's own values for

@@ -21,8 +21,18 @@ class Request:
 
     connection = None  # the server's connection, set by the server (WebSocket takes it over)
 
-    def __init__(self, app, method, path, query_string, headers, body=b"",
-                 client_addr=None, version="HTTP/1.1", scheme="http"):
+    def __init__(
+        self,
+        app,
+        method,
+        path,
+        query_string,
+        headers,
+        body=b"",
+        client_addr=None,
+        version="HTTP/1.1",
+        scheme="http",
+    ):
         self.app = app
         self.method = method
         self.path = path
@@ -41,6 +51,7 @@ class Request:
         # Parsed on first use: most handlers never look at the query.
         if self._query_params is None:
             from .protocol import parse_query
+
             self._query_params = parse_query(self.query_string)
         return self._query_params
 
@@ -66,4 +77,5 @@ class Request:
     def form(self):
         """The body as an application/x-www-form-urlencoded dict of lists."""
         from .protocol import parse_query
+
         return parse_query(self.body)

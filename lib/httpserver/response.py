@@ -1,6 +1,5 @@
 import json
 
-
 TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
 BINARY = "application/octet-stream"
@@ -44,6 +43,7 @@ class Response:
         """The encoded status line and header block; connection is added as is."""
         # The encoder loads with the server: defining an app does not need it.
         from .protocol import encode_head
+
         head = encode_head(self.status_code, self.headers, self._framing() + connection)
         self.encoded = True
         return head

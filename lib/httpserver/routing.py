@@ -24,8 +24,10 @@ def _int(segment):
 def _float(segment):
     digits = segment[1:] if segment[:1] == "-" else segment
     whole, dot, fraction = digits.partition(".")
-    if not (whole or fraction) or (whole and not is_digits(whole)) or (
-        fraction and not is_digits(fraction)
+    if (
+        not (whole or fraction)
+        or (whole and not is_digits(whole))
+        or (fraction and not is_digits(fraction))
     ):
         raise ValueError
     return float(segment)

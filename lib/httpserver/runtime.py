@@ -1,10 +1,9 @@
 # What differs between MicroPython and CPython, in one place. The defaults
 # below are MicroPython's; on CPython the thin shim in cpython.py replaces
 # them. Nothing else in the package asks which runtime it is on.
+import asyncio
 import sys
 import time
-
-import asyncio
 
 MICROPYTHON = sys.implementation.name == "micropython"
 
@@ -136,6 +135,7 @@ def peer_address(address):
         # The unix port hands out a raw sockaddr; boards give a tuple, and
         # their firmware (and stubs) lack these two functions.
         import socket
+
         family, host, port = socket.sockaddr(address)[:3]  # type: ignore[attr-defined]
         return (socket.inet_ntop(family, host), port)  # type: ignore[attr-defined]
     return address
@@ -170,7 +170,8 @@ class _Listener:
                 client, address = sock.accept()
                 if ssl is not None:
                     client = ssl.wrap_socket(
-                        client, server_side=True, do_handshake_on_connect=False)
+                        client, server_side=True, do_handshake_on_connect=False
+                    )
                 client.setblocking(False)
                 asyncio.create_task(callback(client, address))
             except Exception as exc:  # MemoryError included: drop this client only
@@ -178,6 +179,7 @@ class _Listener:
                     client.close()
                 if isinstance(exc, MemoryError):
                     import gc
+
                     gc.collect()
 
     def close(self):
@@ -195,7 +197,8 @@ async def listen(callback, host, port, backlog, ssl=None):
     """
     import os
     import socket
-    for attempt in range(50):
+
+    for _ in range(50):
         candidate = port or 49152 + int.from_bytes(os.urandom(2), "big") % 16000
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -1,17 +1,14 @@
 # The asyncio connection loop: the only place that touches sockets. It reads
 # bytes, hands them to the sans-IO protocol functions and the app, and writes
 # what comes back. Runs unchanged on MicroPython's and CPython's asyncio.
-import gc
-
 import asyncio
+import gc
 
 from . import runtime
 from .errors import HTTPException
-from .protocol import (
-    body_framing, parse_head, split_target, wants_keep_alive)
+from .protocol import body_framing, parse_head, split_target, wants_keep_alive
 from .request import Headers, Request
 from .response import error_response
-
 
 # Prepared at import: when the heap is exhausted there may be no room to
 # build an answer.
@@ -92,7 +89,8 @@ class Server:
         for hook in app._startup:
             await runtime.call(hook)
         listener, app.port = await runtime.listen(
-            self._accept, host, port, app.max_connections, ssl)
+            self._accept, host, port, app.max_connections, ssl
+        )
         self.scheme = "https" if ssl is not None else "http"
         runtime.install_signal_handlers(app)
         runtime.announce("Serving on %s://%s:%d/" % (self.scheme, host, app.port))
@@ -128,7 +126,8 @@ class Server:
         while self.connections:
             for conn in list(self.connections):
                 if (
-                    conn.state == _IDLE or conn.streaming
+                    conn.state == _IDLE
+                    or conn.streaming
                     or runtime.ticks_diff(runtime.ticks_ms(), give_up) >= 0
                 ):
                     self._expire(conn)
@@ -237,8 +236,7 @@ class Server:
                 if response.encoded:
                     return False  # cut off half way: closing tells the client
                 # Nothing was sent yet (a bad status or header): answer 500.
-                await error_response(HTTPException(500)).write(
-                    conn, send_body, connection, version)
+                await error_response(HTTPException(500)).write(conn, send_body, connection, version)
             conn.streaming = False
             if keep_alive:
                 conn.state = _IDLE
@@ -286,15 +284,13 @@ class Server:
                 return None
         if end > app.max_head_size:
             raise HTTPException(431)
-        conn.buffer = buffer[end + 4:]
-        method, target, version, headers = parse_head(
-            buffer[:end], app.max_headers, Headers())
+        conn.buffer = buffer[end + 4 :]
+        method, target, version, headers = parse_head(buffer[:end], app.max_headers, Headers())
         path, query = split_target(target)
         if conn.peer is None:
             # Not at accept: an idle connection keeps what accept gave.
             conn.peer = runtime.peer_address(address)
-        request = Request(app, method, path, query, headers, b"",
-                          conn.peer, version, self.scheme)
+        request = Request(app, method, path, query, headers, b"", conn.peer, version, self.scheme)
         # For responses that take the connection over (WebSocket).
         request.connection = conn
         return request
@@ -316,6 +312,7 @@ class Server:
         if length is not None:
             return await conn.read_exact(length)
         from .chunked import read_chunked
+
         return await read_chunked(conn, app.max_body_size, app.max_head_size)
 
 

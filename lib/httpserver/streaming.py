@@ -14,8 +14,9 @@ class StreamingResponse(Response):
     chunked = True
 
     def __init__(self, generator, status_code=200, headers=None, content_type=None):
-        Response.__init__(self, b"", status_code, headers,
-                          content_type or "application/octet-stream")
+        Response.__init__(
+            self, b"", status_code, headers, content_type or "application/octet-stream"
+        )
         self.generator = generator
         if (content_type or "").startswith("text/event-stream"):
             self.headers.setdefault("Cache-Control", "no-cache")

@@ -86,8 +86,12 @@ def _strict_utf8(data):
     # above U+10FFFF through; RFC 3629 forbids them.
     if b"\xc0" in data or b"\xc1" in data or max(data) >= 0xF5:
         return False
-    for lead, low, high in ((0xE0, 0xA0, 0xBF), (0xED, 0x80, 0x9F),
-                            (0xF0, 0x90, 0xBF), (0xF4, 0x80, 0x8F)):
+    for lead, low, high in (
+        (0xE0, 0xA0, 0xBF),
+        (0xED, 0x80, 0x9F),
+        (0xF0, 0x90, 0xBF),
+        (0xF4, 0x80, 0x8F),
+    ):
         marker = bytes((lead,))
         at = data.find(marker)
         while at >= 0:
@@ -119,8 +123,9 @@ def _unmask_into(view, mask):
     while start < size:
         count = min(_PIECE, size - start)
         key = whole if count == _PIECE else whole >> ((_PIECE - count) * 8)
-        view[start:start + count] = (
-            int.from_bytes(view[start:start + count], "big") ^ key).to_bytes(count, "big")
+        view[start : start + count] = (
+            int.from_bytes(view[start : start + count], "big") ^ key
+        ).to_bytes(count, "big")
         start += count
 
 
@@ -152,8 +157,9 @@ class WebSocket:
     does the same and stops at the close.
     """
 
-    def __init__(self, request, connection=None, max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
-                 subprotocol=None):
+    def __init__(
+        self, request, connection=None, max_message_size=DEFAULT_MAX_MESSAGE_SIZE, subprotocol=None
+    ):
         self.request = request
         self.subprotocol = subprotocol
         self.max_message_size = max_message_size
@@ -266,7 +272,7 @@ class WebSocket:
         while True:
             buffered = conn.buffer
             count = min(len(buffered), length - got)
-            view[got:got + count] = buffered[:count]
+            view[got : got + count] = buffered[:count]
             conn.buffer = buffered[count:]
             got += count
             if got == length:
@@ -427,8 +433,7 @@ class WebSocketResponse(Response):
     upgraded = True
 
     def __init__(self, request, handler, params, accept, max_message_size, subprotocol=None):
-        headers = {"Upgrade": "websocket", "Connection": "Upgrade",
-                   "Sec-WebSocket-Accept": accept}
+        headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept}
         if subprotocol:
             headers["Sec-WebSocket-Protocol"] = subprotocol
         Response.__init__(self, b"", 101, headers)
@@ -447,8 +452,9 @@ class WebSocketResponse(Response):
         await writer.drain()
         if self.status_code != 101:
             return  # an after_request hook turned the upgrade down
-        ws = WebSocket(self.request, self.request.connection, self.max_message_size,
-                       self.subprotocol)
+        ws = WebSocket(
+            self.request, self.request.connection, self.max_message_size, self.subprotocol
+        )
         await run(ws, self.handler, self.params)
 
 
@@ -463,6 +469,7 @@ def accept_key(key):
     """The Sec-WebSocket-Accept value for a client's Sec-WebSocket-Key."""
     import binascii
     import hashlib
+
     digest = hashlib.sha1(key.encode() + _GUID).digest()
     return binascii.b2a_base64(digest).strip().decode()
 
@@ -477,14 +484,14 @@ def handshake(request, subprotocols=None):
     if request.method != "GET" or request.http_version != "HTTP/1.1":
         raise HTTPException(400, "a WebSocket handshake is a GET over HTTP/1.1")
     if not _has_token(headers.get("upgrade", ""), "websocket") or not _has_token(
-            headers.get("connection", ""), "upgrade"):
-        raise HTTPException(426, "this URL takes WebSocket connections",
-                            {"Upgrade": "websocket"})
+        headers.get("connection", ""), "upgrade"
+    ):
+        raise HTTPException(426, "this URL takes WebSocket connections", {"Upgrade": "websocket"})
     if headers.get("sec-websocket-version", "").strip() != "13":
-        raise HTTPException(426, "unsupported WebSocket version",
-                            {"Sec-WebSocket-Version": "13"})
+        raise HTTPException(426, "unsupported WebSocket version", {"Sec-WebSocket-Version": "13"})
     key = headers.get("sec-websocket-key", "").strip()
     import binascii
+
     try:
         valid = len(key) == 24 and len(binascii.a2b_base64(key)) == 16
     except ValueError:

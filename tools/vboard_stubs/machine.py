@@ -25,7 +25,7 @@ finally:
     sys.path = _path
     del _path
 
-import _vboard
+import _vboard  # noqa: E402  (after the path is set up above)
 
 _RP2 = _vboard.get("platform") == "rp2"
 

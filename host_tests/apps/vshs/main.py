@@ -2,16 +2,22 @@
 # tests never collide); the pycache line is guarded because on MicroPython
 # `sys` is read-only and there is no bytecode cache to move.
 import asyncio
-from VSHS import startHTTPServer, rootDir
 
 # Put the bytecode-cache in the same directory to keep the project clean
 import sys
+
+from VSHS import rootDir, startHTTPServer
+
 try:
     sys.pycache_prefix = rootDir() + "/__pycache__"
 except AttributeError:
     pass
 
-asyncio.run( startHTTPServer(hostname="localhost",
-                             port=int(sys.argv[1]) if len(sys.argv) > 1 else 8080,
-                             routes="/routes",
-                             static="/assets") )
+asyncio.run(
+    startHTTPServer(
+        hostname="localhost",
+        port=int(sys.argv[1]) if len(sys.argv) > 1 else 8080,
+        routes="/routes",
+        static="/assets",
+    )
+)

@@ -1,7 +1,8 @@
 # Five-route benchmark app for httpserver (runs unchanged on MicroPython and CPython).
 # Usage: <python> hs_app.py PORT
-import sys
 import gc
+import sys
+
 from httpserver import App
 
 # Ten idle connections plus the measuring one must fit under the cap; the rest is default.

@@ -1,7 +1,8 @@
 # Five-route benchmark app for microdot 2.7.0 (runs on MicroPython and CPython).
 # Usage: <python> md_app.py PORT
-import sys
 import gc
+import sys
+
 from microdot import Microdot
 
 app = Microdot()

@@ -4,10 +4,10 @@
 # or decoded, and there are no limits or timeouts. About the least heap any HTTP
 # server on this port can need for the same workload.
 # Usage: micropython mp_raw_app.py PORT
-import sys
+import asyncio
 import gc
 import json
-import asyncio
+import sys
 
 
 def answer(method, path, body):
@@ -54,8 +54,10 @@ async def serve(reader, writer):
             status = b"200 OK" if out is not None else b"404 Not Found"
             out = out or b""
             # One write: a second small one would wait for the client's delayed ACK.
-            writer.write(b"HTTP/1.1 %s\r\nContent-Length: %d\r\n%s\r\n%s" % (
-                status, len(out), b"Connection: close\r\n" if close else b"", out))
+            writer.write(
+                b"HTTP/1.1 %s\r\nContent-Length: %d\r\n%s\r\n%s"
+                % (status, len(out), b"Connection: close\r\n" if close else b"", out)
+            )
             await writer.drain()
             if close:
                 break

@@ -6,7 +6,10 @@ import asyncio
 import sys
 
 BODY = b"Hello, World!"
-HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n" % len(BODY)
+HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
+    % len(BODY)
+)
 KEEP = HEAD + b"\r\n" + BODY
 CLOSE = HEAD + b"Connection: close\r\n\r\n" + BODY
 
@@ -22,7 +25,7 @@ class Proto(asyncio.Protocol):
             end = buf.find(b"\r\n\r\n")
             if end < 0:
                 break
-            head, buf = buf[:end], buf[end + 4:]
+            head, buf = buf[:end], buf[end + 4 :]
             if b"connection: close" in head.lower():
                 self.t.write(CLOSE)
                 self.t.close()

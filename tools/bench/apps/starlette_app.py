@@ -25,10 +25,12 @@ async def mem(request):
     return JSONResponse({"alloc": 0, "free": 0})
 
 
-app = Starlette(routes=[
-    Route("/hello", hello),
-    Route("/users/{id:int}", user),
-    Route("/search", search),
-    Route("/echo", echo, methods=["POST"]),
-    Route("/mem", mem),
-])
+app = Starlette(
+    routes=[
+        Route("/hello", hello),
+        Route("/users/{id:int}", user),
+        Route("/search", search),
+        Route("/echo", echo, methods=["POST"]),
+        Route("/mem", mem),
+    ]
+)

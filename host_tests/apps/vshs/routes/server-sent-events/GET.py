@@ -1,6 +1,8 @@
 import asyncio
 import traceback
+
 from VSHS import SSEResponse
+
 
 async def run(self):
 
@@ -11,9 +13,10 @@ async def run(self):
             i += 1
             await self.send(data={"count": i}, event="event_name")
 
-    except Exception as e:
+    except Exception:
         print("Connection closed")
         traceback.print_exc()
 
+
 async def default(url, body, route):
-    return SSEResponse( run )
+    return SSEResponse(run)

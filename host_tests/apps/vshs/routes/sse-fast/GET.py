@@ -1,6 +1,7 @@
 # Like the seed's SSE example, but quick: an event every 20 ms (every other
 # one without an event name), and a line on stdout once send() has raised.
 import asyncio
+
 from VSHS import SSEResponse, get_query
 
 

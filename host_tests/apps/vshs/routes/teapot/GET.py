@@ -1,4 +1,5 @@
 from VSHS import HTTPError
 
+
 async def default(url, body, route):
     raise HTTPError(418, "short and stout")

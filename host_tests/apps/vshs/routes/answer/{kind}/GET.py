@@ -16,6 +16,10 @@ async def default(url, body, route):
     if kind == "none":
         return None
     if kind == "url":
-        return {"path": url.path, "query_string": url.query_string, "str": str(url),
-                "route": route.path}
+        return {
+            "path": url.path,
+            "query_string": url.query_string,
+            "str": str(url),
+            "route": route.path,
+        }
     raise ValueError("unknown kind " + kind)
