@@ -8,6 +8,12 @@ HEX_DIGITS = b"0123456789abcdefABCDEF"
 # RFC 9110 5.6.2 token characters besides letters and digits.
 _TOKEN_PUNCTUATION = b"!#$%&'*+-.^_`|~"
 
+# How a response body is framed (frame_response decides).
+NO_BODY = 0  # nothing after the head: HEAD, 1xx, 204, 304, an upgrade
+FIXED = 1  # Content-Length bytes
+CHUNKED = 2  # Transfer-Encoding: chunked
+UNTIL_CLOSE = 3  # raw bytes that the close ends (HTTP/1.0, length unknown)
+
 
 def bad_request(message):
     return HTTPException(400, message)
@@ -27,7 +33,7 @@ def has_control(value):
     # byte below 0x20 is present, to let horizontal tab through.
     if not value:
         return False
-    if 127 in value:
+    if value.find(b"\x7f") >= 0:  # `127 in` fails on a MicroPython bytearray
         return True
     if min(value) >= 32:
         return False
@@ -35,6 +41,17 @@ def has_control(value):
         if c < 32 and c != 9:
             return True
     return False
+
+
+def ascii_lower(text):
+    """text with A-Z lowered and nothing else changed.
+
+    CPython's str.lower() also maps some non-ASCII letters to ASCII ones
+    (KELVIN SIGN to "k"), which would let "chun\\u212aed" pass as "chunked".
+    """
+    if not text or max(text) < "\x80":
+        return text.lower()
+    return text.encode().lower().decode()
 
 
 def decode(data):
@@ -63,6 +80,27 @@ def decode(data):
     return text
 
 
+def check_request_start(data):
+    """Refuse at once bytes that cannot begin a request line.
+
+    data is what has arrived of a request whose first line is not complete
+    yet (no CRLF in it), after any empty lines before it. A control byte or
+    a method that is not a token cannot become a request line however long
+    the client goes on: raises the 400 now instead of waiting for the line.
+    """
+    end = len(data)
+    if end and data[end - 1] == 13:
+        end -= 1  # this CR may begin the line's CRLF
+    if not end:
+        return
+    line = memoryview(data)[:end]
+    if min(line) < 32 or data.find(b"\x7f") >= 0:
+        raise bad_request("malformed request line")
+    space = data.find(b" ", 0, end)
+    if not is_token(line[:space] if space >= 0 else line):
+        raise bad_request("invalid method")
+
+
 def parse_head(head, max_headers, headers=None):
     """Parse a request head (without the final CRLF CRLF).
 
@@ -71,15 +109,21 @@ def parse_head(head, max_headers, headers=None):
     lowercase names to values, with repeated fields combined as RFC 9110 5.3
     says. Raises HTTPException with the status the client should get.
     """
-    lines = head.split(b"\r\n")
-    parts = lines[0].split(b" ")
-    if len(parts) != 3:
+    size = len(head)
+    line_end = head.find(b"\r\n")
+    if line_end < 0:
+        line_end = size
+    first = head.find(b" ", 0, line_end)
+    second = head.find(b" ", first + 1, line_end) if first >= 0 else -1
+    if second < 0 or head.find(b" ", second + 1, line_end) >= 0:
         raise bad_request("malformed request line")
-    method, target, version = parts
+    method = head[:first]
     if not is_token(method):
         raise bad_request("invalid method")
+    target = head[first + 1 : second]
     if not target or has_control(target) or b"#" in target or b"\t" in target:
         raise bad_request("invalid request target")
+    version = head[second + 1 : line_end]
     if version != b"HTTP/1.1" and version != b"HTTP/1.0":
         if (
             len(version) == 8
@@ -90,41 +134,74 @@ def parse_head(head, max_headers, headers=None):
         ):
             raise HTTPException(505)
         raise bad_request("invalid HTTP version")
-    if len(lines) - 1 > max_headers:
+    # Counted before any field is taken apart: the limit must hold without
+    # first allocating what it limits.
+    if head.count(b"\r\n", line_end) > max_headers:
         raise HTTPException(431, "too many header fields")
     if headers is None:
         headers = {}
-    for line in lines[1:]:
-        colon = line.find(b":")
-        if colon <= 0:
-            raise bad_request("malformed header field")
-        name = line[:colon]
-        value = line[colon + 1 :].strip(b" \t")
-        if not is_token(name):
-            # Covers obs-fold, whitespace before the colon and stray bytes.
-            raise bad_request("invalid header field name")
-        if has_control(value):
-            raise bad_request("invalid header field value")
-        key = name.decode().lower()
-        text = decode(value)
-        if key in headers:
-            if key == "content-length" and headers[key] != text:
-                raise bad_request("conflicting Content-Length")
-            if key in ("content-length", "host"):
-                if key == "host":
-                    raise bad_request("repeated Host")
-                continue
-            text = headers[key] + ("; " if key == "cookie" else ", ") + text
-        headers[key] = text
+    while line_end < size:
+        start = line_end + 2
+        line_end = head.find(b"\r\n", start)
+        if line_end < 0:
+            line_end = size
+        _add_field(headers, head, start, line_end)
     host = headers.get("host")
     if host is None:
         if version == b"HTTP/1.1":
             raise bad_request("missing Host")
-    else:
-        for c in " \t/@\\":
-            if c in host:
-                raise bad_request("invalid Host")
+    elif not _is_authority(host):
+        raise bad_request("invalid Host")
     return method.decode(), decode(target), version.decode(), headers
+
+
+def _add_field(headers, head, start, end):
+    """Add the field line head[start:end] to headers (RFC 9112 5)."""
+    colon = head.find(b":", start, end)
+    if colon <= start:
+        raise bad_request("malformed header field")
+    name = head[start:colon]
+    if not is_token(name):
+        # Covers obs-fold, whitespace before the colon and stray bytes.
+        raise bad_request("invalid header field name")
+    # The value without the whitespace around it, sliced once.
+    start = colon + 1
+    while start < end and head[start] in b" \t":
+        start += 1
+    while end > start and head[end - 1] in b" \t":
+        end -= 1
+    value = head[start:end]
+    if has_control(value):
+        raise bad_request("invalid header field value")
+    key = name.decode().lower()
+    text = decode(value)
+    if key in headers:
+        if key == "content-length" and headers[key] != text:
+            raise bad_request("conflicting Content-Length")
+        if key in ("content-length", "host"):
+            if key == "host":
+                raise bad_request("repeated Host")
+            return
+        text = headers[key] + ("; " if key == "cookie" else ", ") + text
+    headers[key] = text
+
+
+def _is_authority(authority):
+    """Whether authority is host [":" port] (RFC 3986 3.2.2 and 3.2.3):
+    no userinfo or stray delimiter, an IP literal closed, port digits."""
+    for c in " \t/@\\":
+        if c in authority:
+            return False
+    close = authority.find("]") + 1  # after an IP literal, else 0
+    colon = authority.find(":", close)
+    if colon < 0:
+        colon = len(authority)
+    for i in range(colon + 1, len(authority)):
+        if not "0" <= authority[i] <= "9":
+            return False
+    if authority.startswith("["):
+        return 2 < close == colon
+    return not close and "[" not in authority
 
 
 def body_framing(headers, version):
@@ -140,13 +217,17 @@ def body_framing(headers, version):
             raise bad_request("Content-Length with Transfer-Encoding")
         if version == "HTTP/1.0":
             raise bad_request("Transfer-Encoding in HTTP/1.0")
-        codings = [c.strip().lower() for c in coding.split(",")]
-        if codings[-1] != "chunked":
+        if coding and max(coding) >= "\x80":
+            # Compared as ASCII: no other letter may pass for a "k".
+            raise bad_request("invalid Transfer-Encoding")
+        codings = coding.lower().split(",")
+        if codings.pop().strip(" \t") != "chunked":
             raise HTTPException(501, "unsupported transfer coding")
-        if len(codings) > 1:
+        for other in codings:
             # chunked applied twice, or a coding we cannot undo under it.
-            if "chunked" in codings[:-1]:
+            if other.strip(" \t") == "chunked":
                 raise bad_request("chunked applied more than once")
+        if codings:
             raise HTTPException(501, "unsupported transfer coding")
         return None
     if length is None:
@@ -161,7 +242,7 @@ def body_framing(headers, version):
 def wants_keep_alive(version, connection):
     """Whether the client asked to keep the connection open after this exchange."""
     if connection:
-        connection = connection.lower()
+        connection = ascii_lower(connection)
         if "close" in connection:
             return False
         if "keep-alive" in connection:
@@ -190,18 +271,32 @@ def split_target(target):
     if not target.startswith("/"):
         if target == "*":
             return "*", ""
-        # absolute-form (RFC 9112 3.2.2): keep only the path and query.
-        scheme = target.find("://")
-        if scheme <= 0:
-            raise bad_request("invalid request target")
-        slash = target.find("/", scheme + 3)
-        target = target[slash:] if slash >= 0 else "/"
+        target = _origin_form(target)
     query = ""
     mark = target.find("?")
     if mark >= 0:
         query = target[mark + 1 :]
         target = target[:mark]
     return unquote(target.encode()), query
+
+
+def _origin_form(target):
+    """The path and query of an absolute-form target (RFC 9112 3.2.2)."""
+    scheme = target.find("://")
+    start = scheme + 3
+    end = start
+    while end < len(target) and target[end] not in "/?":
+        end += 1
+    # scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), and a host.
+    if scheme <= 0 or end == start or target[start] == ":":
+        raise bad_request("invalid request target")
+    for i in range(scheme):
+        c = target[i]
+        if not ("a" <= c <= "z" or "A" <= c <= "Z" or i and ("0" <= c <= "9" or c in "+-.")):
+            raise bad_request("invalid request target")
+    if not _is_authority(target[start:end]):
+        raise bad_request("invalid request target")
+    return target[end:] if target.startswith("/", end) else "/" + target[end:]
 
 
 def parse_query(query):
@@ -232,12 +327,13 @@ _REASONS = (
     "|307 Temporary Redirect|308 Permanent Redirect|400 Bad Request"
     "|401 Unauthorized|403 Forbidden|404 Not Found|405 Method Not Allowed"
     "|406 Not Acceptable|408 Request Timeout|409 Conflict|410 Gone"
-    "|411 Length Required|413 Content Too Large|414 URI Too Long"
-    "|415 Unsupported Media Type|417 Expectation Failed|418 I'm a teapot"
+    "|411 Length Required|412 Precondition Failed|413 Content Too Large"
+    "|414 URI Too Long|415 Unsupported Media Type|416 Range Not Satisfiable"
+    "|417 Expectation Failed|418 I'm a teapot"
     "|422 Unprocessable Content|426 Upgrade Required|429 Too Many Requests"
     "|431 Request Header Fields Too Large|500 Internal Server Error"
     "|501 Not Implemented|502 Bad Gateway|503 Service Unavailable"
-    "|505 HTTP Version Not Supported|"
+    "|504 Gateway Timeout|505 HTTP Version Not Supported|507 Insufficient Storage|"
 )
 
 
@@ -251,24 +347,104 @@ def reason(status):
     return _REASONS[start + 5 : _REASONS.find("|", start + 1)]
 
 
-# The connection decides how a message is framed; a handler's own values for
-# these would contradict it.
-_FRAMING_FIELDS = ("content-length", "transfer-encoding")
+# Three-letter day names from Monday (weekday 0 of gmtime), then the months.
+_DATE_NAMES = "MonTueWedThuFriSatSunJanFebMarAprMayJunJulAugSepOctNovDec"
 
 
-def encode_head(status, headers, extra=""):
+def http_date(t):
+    """The IMF-fixdate (RFC 9110 5.6.7) of a UTC time tuple as gmtime() gives it:
+    (year, month, mday, hour, minute, second, weekday, ...), weekday 0 Monday.
+    """
+    day = t[6] * 3
+    month = t[1] * 3 + 18
+    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
+        _DATE_NAMES[day : day + 3],
+        t[2],
+        _DATE_NAMES[month : month + 3],
+        t[0],
+        t[3],
+        t[4],
+        t[5],
+    )
+
+
+def frame_response(method, version, connection, status, length, upgrade=False, reusable=True):
+    """How to frame a response, and whether the connection stays open after it.
+
+    method/version/connection: the request's method, "HTTP/1.1"/"HTTP/1.0", and its Connection
+    field (str or None). status: the response status. length: the body size in bytes, or None
+    when it is not known in advance (a stream). upgrade: the response takes the connection over
+    (101 to a WebSocket). reusable: False when the connection cannot carry another request
+    (the request was not read to its end, the server is stopping, the response says close).
+    Returns (fields, mode, keep_alive): fields is the framing and Connection header lines to add,
+    as one str, each line ending CRLF ("" when none); mode is NO_BODY, FIXED, CHUNKED or
+    UNTIL_CLOSE.
+    """
+    if upgrade:
+        return "Connection: Upgrade\r\n", NO_BODY, False
+    keep_alive = reusable and wants_keep_alive(version, connection)
+    if status < 200 or status == 204 or status == 304:
+        fields, mode = "", NO_BODY  # RFC 9110 6.4.1: never any content
+    elif length is not None:
+        fields, mode = "Content-Length: %d\r\n" % length, FIXED
+    elif version == "HTTP/1.1":
+        fields, mode = "Transfer-Encoding: chunked\r\n", CHUNKED
+    else:
+        # An HTTP/1.0 client knows no chunks: the close ends the body.
+        fields, mode, keep_alive = "", UNTIL_CLOSE, False
+    if not keep_alive:
+        fields += "Connection: close\r\n"
+    elif version != "HTTP/1.1":
+        fields += "Connection: keep-alive\r\n"
+    # A HEAD response has the fields a GET would have had (RFC 9110 9.3.2).
+    return fields, NO_BODY if method == "HEAD" else mode, keep_alive
+
+
+def _is_field_name(name):
+    """Whether the str name is a token (RFC 9110 5.1)."""
+    for c in name:
+        if not ("a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c in "!#$%&'*+-.^_`|~"):
+            return False
+    return bool(name)
+
+
+def encode_head(status, headers, fields="", date=None, version="HTTP/1.1"):
     """Status line and header fields of a response, ending with the blank line.
 
-    extra holds the framing fields the connection adds, already formatted.
+    headers are the handler's (a value that is a list or tuple gives one
+    field line per item); its Content-Length, Transfer-Encoding and
+    Connection are left out, as fields (from frame_response) decides them.
+    date is the Date value to send unless the handler set one. Raises
+    ValueError for a name that is not a token or a line break in a value.
     """
-    lines = ["HTTP/1.1 %d %s\r\n" % (status, reason(status))]
+    lines = [version, " %d " % status, reason(status), "\r\n"]
     for name, value in headers.items():
-        if name.lower() in _FRAMING_FIELDS:
-            continue
-        value = str(value)
-        if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
-            raise ValueError("line break in response header " + name)
-        lines.append("%s: %s\r\n" % (name, value))
-    lines.append(extra)
+        if not _is_field_name(name):
+            raise ValueError("invalid response header name %r" % name)
+        # Only names of these lengths need a closer look.
+        if len(name) in (4, 10, 14, 17):
+            lowered = ascii_lower(name)
+            if lowered == "date":
+                date = None
+            elif lowered in ("connection", "content-length", "transfer-encoding"):
+                continue
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                _add_line(lines, name, item)
+        else:
+            _add_line(lines, name, value)
+    if date is not None:
+        _add_line(lines, "Date", date)
+    lines.append(fields)
     lines.append("\r\n")
     return "".join(lines).encode()
+
+
+def _add_line(lines, name, value):
+    value = str(value)
+    if "\n" in value or "\r" in value:
+        raise ValueError("line break in response header " + name)
+    lines.append(name)
+    lines.append(": ")
+    lines.append(value)
+    lines.append("\r\n")
