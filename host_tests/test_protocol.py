@@ -590,6 +590,30 @@ if pytest is not None:
     def test_on_cpython(rule):
         rule()
 
+    def test_chunk_lines_agree_with_the_rfc_9112_grammar():
+        """parse_chunk_size against the grammar of RFC 9112 7.1 as a regular
+        expression, on random lines from the bytes that matter."""
+        import random
+        import re
+
+        token = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+        quoted = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
+        ext = rb"[ \t]*;[ \t]*" + token + rb"(?:[ \t]*=[ \t]*(?:" + token + rb"|" + quoted + rb"))?"
+        grammar = re.compile(rb"([0-9A-Fa-f]{1,8})(?:" + ext + rb")*")
+        alphabet = [b"0", b"a", b"F", b";", b" ", b"\t", b"=", b'"', b"\\", b"x", b"\x00"]
+        alphabet += [b"\x7f", b"\xc3\xa9", b"-", b",", b"\r"]
+        rng = random.Random(9112)
+        for _ in range(20000):
+            line = b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 10)))
+            match = grammar.fullmatch(line)
+            expected = int(match.group(1), 16) if match else None
+            try:
+                got = parse_chunk_size(line)
+            except HTTPException as exc:
+                assert exc.status_code == 400
+                got = None
+            assert got == expected, line
+
     def test_the_rules_hold_under_micropython():
         env = runtime_env("micropython", [REPO / "host_tests"])
         out = subprocess.run(
