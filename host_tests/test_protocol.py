@@ -402,7 +402,7 @@ def rule_a_chunked_body_is_decoded_however_it_arrives():
             assert bytes(conn.buffer) + b"".join(conn.segments) == NEXT, size
 
 
-def rule_a_one_chunk_body_is_returned_without_a_copy():
+def rule_a_one_chunk_body_is_returned_as_read_and_the_buffer_emptied():
     conn = Conn([], b"b\r\nhello world\r\n0\r\n\r\n")
     assert read(conn) == (b"hello world", None)
     assert conn.buffer == b""
