@@ -200,6 +200,10 @@ def rule_bytes_that_cannot_start_a_request_line_are_400_at_once():
         b"\xc3\x89T",
         b"GET /\r\r",
         b"\rGET",
+        # The request line is whole, the head is not: the line is looked at.
+        b"G\x00T / HTTP/1.1\r\nHost: h\r\n",
+        b"GE(T / HTTP/1.1\r\nHost: h\r\n",
+        b"GET /\x7f HTTP/1.1\r\n",
     ):
         assert status_of(check_request_start, data) == 400, data
 
@@ -216,6 +220,7 @@ def rule_the_start_of_a_valid_request_line_is_let_through():
         b"GET / HTTP/1.1\r",
         b"M-SEARCH * HTTP/1.1",
         bytearray(b"POST /x HTT"),
+        b"GET / HTTP/1.1\r\nHost: h\r\nX-A: \x7f\x00",  # the fields are parse_head's
     ):
         assert status_of(check_request_start, data) is None, data
 

@@ -81,20 +81,23 @@ def decode(data):
 
 
 def check_request_start(data):
-    """Refuse at once bytes that cannot begin a request line.
+    """Refuse at once bytes that cannot begin a request.
 
-    data is what has arrived of a request whose first line is not complete
-    yet (no CRLF in it), after any empty lines before it. A control byte or
-    a method that is not a token cannot become a request line however long
-    the client goes on: raises the 400 now instead of waiting for the line.
+    data is what has arrived of a request whose head is not complete yet,
+    after any empty lines before it; only its first line (to the first
+    CRLF, or all of it) is looked at. A control byte or a method that is
+    not a token there cannot become a request however long the client goes
+    on: raises the 400 now instead of waiting for the rest of the head.
     """
-    end = len(data)
-    if end and data[end - 1] == 13:
-        end -= 1  # this CR may begin the line's CRLF
+    end = data.find(b"\r\n")
+    if end < 0:
+        end = len(data)
+        if end and data[end - 1] == 13:
+            end -= 1  # this CR may begin the line's CRLF
     if not end:
         return
     line = memoryview(data)[:end]
-    if min(line) < 32 or data.find(b"\x7f") >= 0:
+    if min(line) < 32 or data.find(b"\x7f", 0, end) >= 0:
         raise bad_request("malformed request line")
     space = data.find(b" ", 0, end)
     if not is_token(line[:space] if space >= 0 else line):
