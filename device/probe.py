@@ -38,7 +38,8 @@ or change what differs. Only the one for the running platform is imported.
 import gc
 import os
 import sys
-import time
+
+from httpserver import runtime
 
 KEYS = (
     "board",
@@ -73,16 +74,9 @@ _RESETS = (
 )
 
 
-try:
-    _ticks_ms = time.ticks_ms
-    _ticks_diff = time.ticks_diff
-except AttributeError:  # CPython
-
-    def _ticks_ms():
-        return int(time.monotonic() * 1000)  # type: ignore[attr-defined]
-
-    def _ticks_diff(a, b):
-        return a - b
+# The shim's clock: wrap-safe on a board, monotonic on CPython.
+_ticks_ms = runtime.ticks_ms
+_ticks_diff = runtime.ticks_diff
 
 
 class Probe:
@@ -263,7 +257,7 @@ class Probe:
 
 def get(cfg=None):
     """The provider for the running platform."""
-    if sys.implementation.name != "micropython":
+    if not runtime.MICROPYTHON:  # a desktop: a simulated board
         from probe_cpython import CPythonProbe as cls
     elif sys.platform == "esp32":
         from probe_esp32 import Esp32Probe as cls

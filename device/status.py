@@ -32,7 +32,7 @@ import json
 import sys
 
 import probe as _probe
-from httpserver import App, FileResponse, Response, StreamingResponse
+from httpserver import App, FileResponse, Response, StreamingResponse, runtime
 
 HTML = "text/html; charset=utf-8"
 CONFIG = "config.json"
@@ -63,17 +63,8 @@ _cache = None  # (ticks_ms, event bytes): streams share one reading per tick
 _HERE = globals().get("__file__", "")  # where www/ is: beside this module, else in the cwd
 _HERE = _HERE.rsplit("/", 1)[0] + "/" if "/" in _HERE else ""
 
-try:
-    from time import ticks_diff as _diff
-    from time import ticks_ms as _ticks
-except ImportError:  # CPython
-    from time import monotonic as _mono  # type: ignore[attr-defined]
-
-    def _ticks():
-        return int(_mono() * 1000)
-
-    def _diff(a, b):
-        return a - b
+_ticks = runtime.ticks_ms
+_diff = runtime.ticks_diff
 
 
 def load_config(path=CONFIG):
@@ -277,9 +268,8 @@ async def _housekeeping():
 
 async def _serve(host, port, wifi):
     server = asyncio.create_task(app.start_server(host=host, port=port))
-    while app.port is None and not server.done():
-        await asyncio.sleep(0.01)
-    if app.port is not None and host in ("0.0.0.0", ""):
+    await app.listening()
+    if host in ("0.0.0.0", ""):
         # The server announced the address it bound to; this is the one to open.
         print("Serving on http://%s:%d/" % (wifi and wifi.ip or "127.0.0.1", app.port))
     if wifi:
@@ -302,7 +292,7 @@ def run(argv=None):
     """
     global cfg, interval
     opts = _args(sys.argv[1:] if argv is None else argv)
-    cpython = sys.implementation.name != "micropython"
+    cpython = not runtime.MICROPYTHON  # a desktop: a simulated board
     if "config" in opts or not cpython:
         cfg = load_config(opts.get("config", CONFIG))
     iv = opts.get("interval", cfg.get("status_interval_s"))

@@ -21,7 +21,7 @@ import json
 import os
 import sys
 
-from httpserver import App, HTTPException, JSONResponse, Response
+from httpserver import App, HTTPException, JSONResponse, Response, runtime
 from httpserver.protocol import parse_query
 from httpserver.streaming import StreamingResponse
 
@@ -37,7 +37,6 @@ __all__ = [
     "Route",
 ]
 
-_MICROPYTHON = sys.implementation.name == "micropython"
 _DIRECTORY = 0x4000
 _TEXT = "text/plain; charset=utf-8"
 _GENERATOR = type((lambda: (yield))())
@@ -46,37 +45,36 @@ CORS_HEADERS = {
     "Access-Control-Allow-Methods": "POST, GET, PATCH, PUT, OPTIONS, DELETE",
 }
 
-if _MICROPYTHON:
-    try:
-        import traceback  # noqa: F401  (micropython-lib's, when installed)
-    except ImportError:
-        # Route files written for CPython often call traceback.print_exc();
-        # give them the little of it that MicroPython can do.
-        class _Traceback:
-            @staticmethod
-            def print_exception(exc, *args, **kwargs):
-                if not isinstance(exc, BaseException):  # print_exception(type, value, tb)
-                    exc = args[0] if args else kwargs.get("value")
+try:
+    import traceback  # noqa: F401  (CPython's, or micropython-lib's when installed)
+except ImportError:
+    # Route files written for CPython often call traceback.print_exc();
+    # give them the little of it that MicroPython can do.
+    class _Traceback:
+        @staticmethod
+        def print_exception(exc, *args, **kwargs):
+            if not isinstance(exc, BaseException):  # print_exception(type, value, tb)
+                exc = args[0] if args else kwargs.get("value")
+            sys.print_exception(exc)
+
+        @staticmethod
+        def print_exc(*args, **kwargs):
+            exc = sys.exc_info()[1]
+            if exc is not None:
                 sys.print_exception(exc)
 
-            @staticmethod
-            def print_exc(*args, **kwargs):
-                exc = sys.exc_info()[1]
-                if exc is not None:
-                    sys.print_exception(exc)
+        @staticmethod
+        def format_exc(*args, **kwargs):
+            import io
 
-            @staticmethod
-            def format_exc(*args, **kwargs):
-                import io
+            exc = sys.exc_info()[1]
+            if exc is None:
+                return "NoneType: None\n"
+            out = io.StringIO()
+            sys.print_exception(exc, out)
+            return out.getvalue()
 
-                exc = sys.exc_info()[1]
-                if exc is None:
-                    return "NoneType: None\n"
-                out = io.StringIO()
-                sys.print_exception(exc, out)
-                return out.getvalue()
-
-        sys.modules["traceback"] = _Traceback
+    sys.modules["traceback"] = _Traceback
 
 
 def rootDir():
@@ -86,8 +84,9 @@ def rootDir():
     path = getattr(__main__, "__file__", None)
     if not path:
         return os.getcwd()
-    if not _MICROPYTHON:
-        return os.path.dirname(os.path.abspath(path))
+    path_module = getattr(os, "path", None)  # not on a board
+    if path_module is not None:
+        return path_module.dirname(path_module.abspath(path))
     folder = path.rpartition("/")[0]
     if not path.startswith("/"):
         cwd = os.getcwd().rstrip("/")
@@ -265,10 +264,8 @@ class SSEResponse(StreamingResponse):
         self.streaming = False  # while run() runs; send() outside it raises
         self.closed = False
 
-    async def write(self, writer, send_body, connection="", version="HTTP/1.1"):
-        await self.begin(writer, connection, version)
-        if not send_body:
-            return
+    async def produce(self, sink):
+        self._sink = sink
         self.streaming = True
         try:
             await self._run(self)
@@ -276,7 +273,9 @@ class SSEResponse(StreamingResponse):
             self.streaming = False
         if self.closed:
             raise OSError("the client has gone")
-        await self.end()
+
+    async def close(self):
+        pass  # no generator: run() is only called by produce()
 
     async def send(self, data, event=None):
         if not self.streaming or self.closed:
@@ -289,7 +288,7 @@ class SSEResponse(StreamingResponse):
                 raise ValueError("line break in an event name")
             text = "event: %s\n%s" % (event, text)
         try:
-            await self.write_chunk(text)
+            await self._sink.send(text.encode())
         except Exception as exc:
             self.closed = True
             raise OSError("the client has gone: %s" % (exc,))
@@ -324,7 +323,11 @@ def _route_files(folder, parts, found, seen):
             _route_files(path, parts + [name], found, seen)
             continue
         stem, dot, extension = name.rpartition(".")
-        if dot and _is_method(stem) and (extension == "py" or extension == "mpy" and _MICROPYTHON):
+        if (
+            dot
+            and _is_method(stem)
+            and (extension == "py" or extension == "mpy" and runtime.LOADS_MPY)
+        ):
             key = "/".join(parts + [stem])
             if key not in seen:  # GET.py and GET.mpy: one route
                 seen.add(key)
@@ -334,8 +337,12 @@ def _route_files(folder, parts, found, seen):
 
 def _load_handler(parts, method, path):
     """The default() function of one route file."""
-    if _MICROPYTHON:
-        # No importlib: import the file by its name from its own folder.
+    try:
+        import importlib.util
+    except ImportError:
+        importlib = None
+    if importlib is None:
+        # No importlib (a board): import the file by its name from its own folder.
         import gc
 
         folder = path.rpartition("/")[0]
@@ -348,8 +355,6 @@ def _load_handler(parts, method, path):
             sys.modules.pop(method, None)
         gc.collect()  # compiling left garbage: free it before the next file
     else:
-        import importlib.util
-
         name = ".".join(["routes"] + parts + [method])
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
@@ -522,12 +527,7 @@ class _Server:
 
 
 def _log(exc):
-    if _MICROPYTHON:
-        sys.print_exception(exc)
-    else:
-        import traceback
-
-        traceback.print_exception(type(exc), exc, exc.__traceback__)
+    runtime.log_exception(exc)
 
 
 def _folder(path):

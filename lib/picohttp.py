@@ -20,15 +20,13 @@ async handlers overlap) but a sync handler runs to completion on the event
 loop, one at a time. threads=False handles one request at a time everywhere.
 """
 
-import sys as _sys
-
 from httpserver import App as _App
 from httpserver import Response as _Response
+from httpserver import runtime as _runtime
 from httpserver.protocol import parse_query as _parse_query
 
 __all__ = ["HttpServer", "HttpRequest", "HttpResponse"]
 
-_MICROPYTHON = _sys.implementation.name == "micropython"
 _GENERATOR = type((lambda: (yield))())
 
 
@@ -61,12 +59,7 @@ class _Reply(_Response):
 
     def __init__(self, body, status, headers, content_type, protocol):
         _Response.__init__(self, body, status, headers, content_type)
-        self.protocol = protocol.encode()
-
-    def head(self, connection=""):
-        head = _Response.head(self, connection)
-        # encode_head always writes "HTTP/1.1 "; swap in the handler's version.
-        return self.protocol + head[8:] if self.protocol != b"HTTP/1.1" else head
+        self.version = protocol  # the status line's, as the handler set it
 
 
 def _valid_protocol(protocol):
@@ -146,17 +139,8 @@ def _build_reply(response):
     return _Reply(body, status, headers, content_type if body else None, protocol)
 
 
-def _log(exc):
-    if _MICROPYTHON:
-        _sys.print_exception(exc)
-    else:
-        import traceback
-
-        traceback.print_exception(type(exc), exc, exc.__traceback__)
-
-
 def _failure(exc):
-    _log(exc)
+    _runtime.log_exception(exc)
     # As picohttp: 500 with the exception's text.
     return _Reply((str(exc) + "\n").encode(), 500, {}, "text/plain; charset=utf-8", "HTTP/1.0")
 
@@ -213,12 +197,11 @@ class HttpServer:
     async def _call(self, request, response):
         handler = self.handler
         args = (request, response) + self.args
-        if not _MICROPYTHON and self.threads and not _is_coroutine_function(handler):
-            import asyncio
-
-            result = await asyncio.to_thread(handler, *args)
-        else:
-            result = handler(*args)
+        if self.threads:
+            # A sync handler in a worker thread where the runtime has them.
+            await _runtime.call(handler, *args)
+            return
+        result = handler(*args)
         if isinstance(result, _GENERATOR) or hasattr(result, "__await__"):
             await result  # an async handler
 
@@ -236,7 +219,7 @@ class HttpServer:
         if self.block:
             self.app.run(host="0.0.0.0", port=self.port)
             return
-        if _MICROPYTHON:
+        if not _runtime.THREADS:
             # No threads to hide a loop in: the server becomes a task of the
             # program's asyncio loop, serving while the program runs asyncio.
             asyncio.create_task(self._serve())
@@ -248,10 +231,7 @@ class HttpServer:
 
         app = self.app
         task = asyncio.create_task(app.start_server(host="0.0.0.0", port=self.port))
-        while app.port is None and not task.done():
-            await asyncio.sleep(0.01)
-        if app.port is not None:
-            self.port = app.port
+        self.port = await app.listening()
         await task
 
     def _start_thread(self):
@@ -287,11 +267,3 @@ class HttpServer:
         if self._thread is not None:
             self._thread.join(15)
             self._thread = None
-
-
-def _is_coroutine_function(function):
-    import inspect
-
-    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
-        getattr(function, "__call__", None)  # noqa: B004
-    )

@@ -43,6 +43,7 @@ class App:
         self.max_head_size = max_head_size
         self.max_headers = max_headers
         self.shutdown_timeout = shutdown_timeout
+        self.host = None
         self.port = None
         self.server = None
         self._router = Router()
@@ -209,7 +210,37 @@ class App:
         from .server import Server
 
         self.server = Server(self)
-        await self.server.serve(host, port, ssl)
+        try:
+            await self.server.serve(host, port, ssl)
+        except BaseException as exc:
+            self._now_listening(exc)  # never listened: whoever waits must know
+            raise
+
+    async def listening(self):
+        """Wait until the server listens; returns the port (useful with port 0).
+
+        Raises what kept the server from listening (a port in use, say).
+        """
+        if self._listen_state is None:
+            # Made only for a waiter: asyncio's Event costs a board heap to load.
+            if self._listening is None:
+                import asyncio
+
+                self._listening = asyncio.Event()
+            await self._listening.wait()
+        if isinstance(self._listen_state, BaseException):
+            raise self._listen_state
+        return self.port
+
+    _listening = None  # the Event a waiter waits on
+    _listen_state = None  # True once listening, or what kept the server from it
+
+    def _now_listening(self, error):
+        """The server's word that it listens (error None) or why it cannot."""
+        if self._listen_state is None:
+            self._listen_state = error or True
+            if self._listening is not None:
+                self._listening.set()
 
     def run(self, host="127.0.0.1", port=8000, ssl=None):
         """Serve until shutdown(), SIGINT or SIGTERM (blocking)."""

@@ -4,9 +4,9 @@
 #
 #     uvicorn mymodule:app
 #
-# Requests become the same Request objects and go through App.dispatch; the
-# response is written by its own write() method into a stand-in writer that
-# turns the bytes into ASGI messages, so every Response class works as is.
+# Requests become the same Request objects and go through App.dispatch; a
+# response is data (status, header fields, a body source), mapped straight
+# to ASGI messages: the ASGI server frames them and manages the connection.
 import asyncio
 import os
 import signal
@@ -18,10 +18,8 @@ from .response import error_response
 from .websocket import MESSAGE_TOO_BIG, WebSocket, WebSocketClosed, WebSocketResponse, run
 
 # The ASGI server frames the message and manages the connection.
-_SKIP_HEADERS = (b"keep-alive", b"transfer-encoding")
+_SKIP_HEADERS = ("keep-alive", "transfer-encoding", "content-length", "connection")
 _SCHEMES = {"ws": "http", "wss": "https"}
-# A fixed-length body is sent in one message up to this size.
-_HOLD = 65536
 
 
 async def serve_asgi(app, scope, receive, send):
@@ -119,7 +117,6 @@ def _request(app, scope, method):
         "HTTP/" + version,
         _SCHEMES.get(scheme, scheme),
     )
-    request.connection = None  # no socket to take over: the ASGI server owns it
     return request
 
 
@@ -152,124 +149,93 @@ async def _http(app, scope, receive, send):
     except HTTPException as exc:
         # The body was not read: answer, and let the connection close.
         response = await app.handle_error(request, exc)
-        response.headers["Connection"] = "close"
-        await _respond(response, request, send, None)
+        await _respond(response, request, send, None, True)
         return
     try:
         response = await app.dispatch(request)
     except MemoryError:
         response = error_response(HTTPException(503))
-    if response.upgraded:
+    if response.upgrade:
         # A WebSocket route reached over plain HTTP (the ASGI server runs
         # without WebSocket support, or the request was not an upgrade).
         response = await app.handle_error(
             request, HTTPException(501, "WebSocket is not available on this server")
         )
-    await _respond(response, request, send, receive if response.chunked else None)
+    await _respond(response, request, send, receive if response.content_length() is None else None)
 
 
 class _Disconnected(OSError):
     pass
 
 
-class _Sender:
-    """Looks like an asyncio StreamWriter to Response.write().
+def _start(response, prefix, close=False):
+    """The response's start message: status and header fields, no framing."""
+    headers = []
+    for name, value in response.headers.items():
+        if name.lower() in _SKIP_HEADERS:
+            continue
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            item = str(item)
+            if "\n" in item or "\r" in item or "\n" in name or "\r" in name:
+                raise ValueError("line break in response header " + name)
+            headers.append((name.encode("latin-1"), item.encode("latin-1")))
+    status = response.status_code
+    length = response.content_length()
+    if length is not None and status >= 200 and status != 204 and status != 304:
+        headers.append((b"Content-Length", b"%d" % length))
+    if close:
+        headers.append((b"Connection", b"close"))
+    return {"type": prefix + ".start", "status": status, "headers": headers}
 
-    The status line and header fields it is given become the start message,
-    the rest body messages. A fixed-length body is held back (up to _HOLD
-    bytes, so a large file still goes out block by block) and goes out with
-    the final message; a streamed one goes out at each drain().
+
+class _Sink:
+    """What Response.produce() sends body blocks to: ASGI body messages.
+
+    A body of known length keeps its latest block back, so that the last
+    one goes out with more_body False (one message for most responses); a
+    stream goes out block by block as it is produced.
     """
 
-    def __init__(self, send, prefix="http.response", hold=True):
+    def __init__(self, send, kind, hold):
         self._send = send
-        self._start = prefix + ".start"
-        self._body = prefix + ".body"
-        self._hold = hold
-        self._head = b""
-        self._started = None  # the start message, once the head is complete
-        self._sent_start = False
-        self._pending = []
-        self._pending_size = 0
+        self._kind = kind
+        self._held = b"" if hold else None
         self.disconnected = False
 
-    def write(self, data):
-        if self._started is None:
-            self._head += data
-            end = self._head.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            rest = self._head[end + 4 :]
-            self._started = self._parse(self._head[:end])
-            self._head = b""
-            if rest:
-                self._pending.append(rest)
-                self._pending_size += len(rest)
-        elif data:
-            self._pending.append(bytes(data))
-            self._pending_size += len(data)
-
-    def _parse(self, head):
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        headers = []
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            lower = name.lower()
-            value = value.strip()
-            if lower in _SKIP_HEADERS or (lower == b"connection" and value.lower() != b"close"):
-                continue
-            headers.append((name, value))
-        return {"type": self._start, "status": status, "headers": headers}
-
-    async def drain(self):
+    async def send(self, block):
         if self.disconnected:
             raise _Disconnected()
-        if self._started is None:
+        if self._held is None:
+            await self._body(bytes(block), True)
             return
-        if not self._sent_start:
-            self._sent_start = True
-            await self._send(self._started)
-        if self._pending and (not self._hold or self._pending_size >= _HOLD):
-            body = b"".join(self._pending)
-            self._pending = []
-            self._pending_size = 0
-            await self._send({"type": self._body, "body": body, "more_body": True})
+        if self._held:
+            await self._body(self._held, True)
+        self._held = bytes(block)
 
     async def finish(self):
-        if self._started is None:
-            raise RuntimeError("response wrote no complete head")
-        if not self._sent_start:
-            self._sent_start = True
-            await self._send(self._started)
-        body = b"".join(self._pending)
-        self._pending = []
-        self._pending_size = 0
-        await self._send({"type": self._body, "body": body, "more_body": False})
+        await self._body(self._held or b"", False)
 
-    def close(self):
-        pass
-
-    async def wait_closed(self):
-        pass
-
-    def get_extra_info(self, name, default=None):
-        return default
+    async def _body(self, data, more):
+        await self._send({"type": self._kind, "body": data, "more_body": more})
 
 
-async def _respond(response, request, send, receive, prefix="http.response"):
+async def _respond(response, request, send, receive, close=False, prefix="http.response"):
     """Send response through ASGI; receive is watched for a disconnect while streaming."""
-    sender = _Sender(send, prefix, hold=not response.chunked)
-    send_body = request.method != "HEAD"
-    # HTTP/1.0 framing: the body is written raw, never chunked; the ASGI server
-    # chunks it for HTTP/1.1 clients itself.
-    writing = response.write(sender, send_body, "", "HTTP/1.0")
-    if receive is None:
-        await writing
-    else:
-        if not await _until_disconnect(writing, receive, sender):
-            return
-    await sender.finish()
+    try:
+        start = _start(response, prefix, close)
+    except Exception as exc:
+        runtime.log_exception(exc)
+        response = error_response(HTTPException(500))
+        start = _start(response, prefix, close)
+    await send(start)
+    sink = _Sink(send, prefix + ".body", response.content_length() is not None)
+    if request.method == "HEAD":
+        await response.close()
+    elif receive is None:
+        await response.produce(sink)
+    elif not await _until_disconnect(response.produce(sink), receive, sink):
+        return
+    await sink.finish()
 
 
 async def _until_disconnect(writing, receive, sender):
@@ -318,9 +284,7 @@ async def _websocket(app, scope, receive, send):
         # Refused (a hook, a 404, a failed handshake): answer over HTTP when
         # the server can, else close, which it answers with 403.
         if "websocket.http.response" in scope.get("extensions", {}):
-            sender = _Sender(send, "websocket.http.response")
-            await response.write(sender, True, "", "HTTP/1.0")
-            await sender.finish()
+            await _respond(response, request, send, None, False, "websocket.http.response")
         else:
             await send({"type": "websocket.close", "code": 1008})
         return

@@ -9,6 +9,10 @@ import time
 
 MAX_CONNECTIONS = 1000
 FILE_BLOCK_SIZE = 65536
+MAX_MESSAGE_SIZE = 1048576
+# Sync handlers run in worker threads, so that they cannot stall the loop.
+THREADS = True
+LOADS_MPY = False
 
 logger = logging.getLogger("httpserver")
 if not logger.handlers and not logging.getLogger().handlers:
@@ -22,14 +26,15 @@ if not logger.handlers and not logging.getLogger().handlers:
 __all__ = [
     "MAX_CONNECTIONS",
     "FILE_BLOCK_SIZE",
+    "MAX_MESSAGE_SIZE",
     "ticks_ms",
     "ticks_diff",
     "call",
     "pump",
-    "fill",
-    "write",
-    "drain",
-    "close",
+    "THREADS",
+    "LOADS_MPY",
+    "Channel",
+    "http_date",
     "log_exception",
     "announce",
     "peer_address",
@@ -76,35 +81,63 @@ def log_exception(exc):
     logger.error("unhandled exception", exc_info=(type(exc), exc, exc.__traceback__))
 
 
-# A connection's channel (conn.channel) is its (StreamReader, StreamWriter).
-async def fill(conn):
-    """Append what arrives on the connection to conn.buffer; EOFError at the end."""
-    data = await conn.channel[0].read(16384)
-    if not data:
-        raise EOFError
-    conn.buffer = conn.buffer + data if conn.buffer else data
+class Channel:
+    """A client's asyncio streams and what has been received and not yet taken."""
 
+    buffer = b""
+    write_deadline = None  # see runtime.Channel
+    # After the half-close the client sees the end at once and closes; this
+    # bounds the wait for it (ms).
+    linger_ms = 1000
+    # Output waits in the transport; what matters is whether the client takes it.
+    unsent = b""
 
-def write(conn, data):
-    conn.channel[1].write(data)
+    def __init__(self, streams):
+        self.reader, self.writer = streams
 
+    async def fill(self):
+        data = await self.reader.read(65536)
+        if not data:
+            raise EOFError
+        self.buffer = self.buffer + data if self.buffer else data
 
-async def drain(conn):
-    await conn.channel[1].drain()
+    def write(self, data):
+        self.writer.write(data)
 
+    async def drain(self):
+        # drain() returns at once below the high-water mark, and otherwise
+        # waits for the client: that wait is what the deadline bounds.
+        self.write_deadline = ticks_ms() + self.patience_ms
+        try:
+            await self.writer.drain()
+        finally:
+            self.write_deadline = None
 
-async def close(conn):
-    writer = conn.channel[1]
-    try:
-        writer.close()
-        await writer.wait_closed()
-    except asyncio.CancelledError:
-        # Serving has ended and asyncio.run() cancels what is left: a TLS
-        # peer that never answers close_notify keeps wait_closed() waiting
-        # for up to 30 s. The connection is over either way.
-        pass
-    except Exception:
-        pass
+    async def close(self, abort=False):
+        writer = self.writer
+        if abort or writer.transport.get_write_buffer_size():
+            # close() would wait for the client to take the buffered data,
+            # however long it stalls: a connection must end when it is over.
+            writer.transport.abort()
+            return
+        try:
+            writer.close()
+            await writer.wait_closed()
+        except asyncio.CancelledError:
+            # Serving has ended and asyncio.run() cancels what is left: a TLS
+            # peer that never answers close_notify keeps wait_closed() waiting
+            # for up to 30 s. The connection is over either way.
+            writer.transport.abort()
+        except Exception:
+            pass
+
+    def end_output(self):
+        """Half-close: the client sees the end of the response at once."""
+        try:
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
+        except (OSError, RuntimeError):
+            pass
 
 
 async def pump(source, deliver):
@@ -130,6 +163,22 @@ def peer_address(address):
 
 def guess_type(path):
     return mimetypes.guess_type(path)[0]
+
+
+_date = None
+_date_second = None
+
+
+def http_date():
+    """The Date field's value now (formatted once a second)."""
+    global _date, _date_second
+    second = int(time.time())
+    if second != _date_second:
+        from .protocol import http_date as format_date
+
+        _date = format_date(time.gmtime(second))
+        _date_second = second
+    return _date
 
 
 async def listen(callback, host, port, backlog, ssl=None):

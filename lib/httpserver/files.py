@@ -63,22 +63,18 @@ class FileResponse(Response):
         self.path = path
         self.size = stat[6]
 
-    def _framing(self):
-        return "Content-Length: %d\r\n" % self.size
+    def content_length(self):
+        return self.size
 
-    async def write(self, writer, send_body, connection="", version="HTTP/1.1"):
-        writer.write(self.head(connection))
-        if send_body and self.size:
-            with open(self.path, "rb") as file:
-                while True:
-                    # A fresh block each time: a writer may keep a reference
-                    # to what it was given until the data has gone out.
-                    block = file.read(runtime.FILE_BLOCK_SIZE)
-                    if not block:
-                        break
-                    writer.write(block)
-                    await writer.drain()
-        await writer.drain()
+    async def produce(self, sink):
+        with open(self.path, "rb") as file:
+            while True:
+                # A fresh block each time: a writer may keep a reference
+                # to what it was given until the data has gone out.
+                block = file.read(runtime.FILE_BLOCK_SIZE)
+                if not block:
+                    break
+                await sink.send(block)
 
 
 def _safe_relative(filepath):

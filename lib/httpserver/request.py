@@ -19,8 +19,6 @@ class Headers(dict):
 class Request:
     """A parsed HTTP request, passed as the first argument to every handler."""
 
-    connection = None  # the server's connection, set by the server (WebSocket takes it over)
-
     def __init__(
         self,
         app,

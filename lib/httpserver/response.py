@@ -5,17 +5,16 @@ JSON = "application/json"
 BINARY = "application/octet-stream"
 
 
-def _no_body(status):
-    # RFC 9110 6.4.1: these statuses never carry content.
-    return status < 200 or status == 204 or status == 304
-
-
 class Response:
-    """An HTTP response with a fixed body, sent with its Content-Length."""
+    """An HTTP response as data: a status, header fields and a body source.
 
-    chunked = False  # framed by Transfer-Encoding: chunked (needs HTTP/1.1)
-    upgraded = False  # took the connection over (WebSocket): it ends here
-    encoded = False  # its head was encoded, so writing it has begun
+    Here the body is bytes of known length. The server (or the ASGI adapter)
+    decides the framing and writes it; a subclass only says where its body
+    comes from, by content_length() and produce().
+    """
+
+    upgrade = False  # the connection is taken over after the head (WebSocket)
+    version = "HTTP/1.1"  # of the status line
 
     def __init__(self, body=b"", status_code=200, headers=None, content_type=None):
         self.headers = dict(headers) if headers else {}
@@ -34,35 +33,21 @@ class Response:
         self.body = body
         self.status_code = status_code
 
-    def _framing(self):
-        if _no_body(self.status_code):
-            return ""
-        return "Content-Length: %d\r\n" % len(self.body)
-
-    def head(self, connection=""):
-        """The encoded status line and header block; connection is added as is."""
-        # The encoder loads with the server: defining an app does not need it.
-        from .protocol import encode_head
-
-        head = encode_head(self.status_code, self.headers, self._framing() + connection)
-        self.encoded = True
-        return head
-
-    async def write(self, writer, send_body, connection="", version="HTTP/1.1"):
+    def content_length(self):
+        """The body's size in bytes, or None when only its end will tell."""
         body = self.body
         if isinstance(body, str):
             # An after_request hook may have replaced the body with text.
             body = self.body = body.encode()
-        head = self.head(connection)
-        if send_body and body and not _no_body(self.status_code):
-            if len(body) <= 1024:
-                writer.write(head + body)
-            else:
-                writer.write(head)
-                writer.write(body)
-        else:
-            writer.write(head)
-        await writer.drain()
+        return len(body)
+
+    async def produce(self, sink):
+        """Await sink.send(block) with each piece of the body, in order."""
+        if self.body:
+            await sink.send(self.body)
+
+    async def close(self):
+        """Release what the body holds when it is not sent (HEAD, an error)."""
 
 
 class JSONResponse(Response):

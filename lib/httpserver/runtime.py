@@ -10,6 +10,8 @@ MICROPYTHON = sys.implementation.name == "micropython"
 # Sized for a board: lwIP on an ESP32 allows about ten sockets in all.
 MAX_CONNECTIONS = 8
 FILE_BLOCK_SIZE = 512
+# A WebSocket message is held whole in RAM: a board has tens of KiB of heap.
+MAX_MESSAGE_SIZE = 4096
 
 # One receive buffer for every connection: what arrives is copied out at its
 # exact size before the next await, so a board never needs a large free
@@ -19,6 +21,10 @@ _received_view = memoryview(_received)
 
 ticks_ms = getattr(time, "ticks_ms", None)
 ticks_diff = getattr(time, "ticks_diff", None)
+# Sync handlers run on the event loop: a board has no worker threads.
+THREADS = False
+# Compiled modules (.mpy) can be imported.
+LOADS_MPY = True
 _GENERATOR = type((lambda: (yield))())
 
 
@@ -65,64 +71,87 @@ def pump(source, deliver):
             yield from deliver(item)
 
 
-# A connection's channel (conn.channel) is its socket: no Stream object, so
-# an idle connection holds its socket, its task, the server's frame and
-# fill's. The functions that wait are generators, which MicroPython's asyncio
-# awaits like coroutines (CPython, which replaces them, would not accept
-# `return` in `async def`).
+# MicroPython's asyncio queue of sockets waiting to be readable or writable.
 _io_queue = asyncio.core._io_queue if MICROPYTHON else None  # type: ignore[attr-defined]
 
 
-def fill(conn):
-    """Append what arrives on the connection to conn.buffer; EOFError at the end."""
-    # An idle connection holds this frame: the work is done in plain
-    # functions, which keep the frame at its smallest.
-    while True:
-        yield _wait_readable(conn)
-        if _receive(conn):
+class Channel:
+    """A client's socket, what it has received and not yet taken, and what it
+    has not yet sent.
+
+    The waiting methods are generators, which MicroPython's asyncio awaits
+    like coroutines; an idle connection holds only its fill() frame.
+    """
+
+    buffer = b""  # received, not yet consumed (bytes, or a bytearray while it grows)
+    unsent = b""  # written, not yet taken by the socket
+    write_deadline = None  # ticks at which a write that makes no progress gives up
+    # Without a half-close the client cannot tell that we are done: after an
+    # answer, input is awaited only this long (ms) before the socket closes.
+    linger_ms = 200
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def fill(self):
+        """Append what arrives to buffer; EOFError once the client has closed."""
+        while True:
+            yield _io_queue.queue_read(self.sock)
+            if self._receive():
+                return
+
+    def _receive(self):
+        count = self.sock.readinto(_received)
+        if count is None:
+            return False  # nothing yet, or (TLS) a record without application data
+        if not count:
+            raise EOFError
+        buffer = self.buffer
+        if not buffer:
+            self.buffer = bytes(_received_view[:count])
+        elif isinstance(buffer, bytearray):
+            # Grown in place: concatenating bytes would leave every shorter
+            # copy behind as garbage, which a 4K head on a board cannot afford.
+            buffer += _received_view[:count]
+        else:
+            grown = bytearray(buffer)
+            grown += _received_view[:count]
+            self.buffer = grown
+        return True
+
+    def write(self, data):
+        """Hand data to the socket; what it does not take waits for drain()."""
+        if self.unsent:
+            self.unsent = bytes(self.unsent) + data
             return
+        count = self.sock.write(data) or 0  # None: the socket is full
+        if count < len(data):
+            self.unsent = memoryview(data)[count:]
 
+    def drain(self):
+        """Wait until the socket has taken all that was written."""
+        if not self.unsent:
+            return
+        sock = self.sock
+        self.write_deadline = ticks_ms() + self.patience_ms
+        while self.unsent:
+            yield _io_queue.queue_write(sock)
+            count = sock.write(self.unsent)
+            if count:
+                self.unsent = self.unsent[count:]
+                self.write_deadline = ticks_ms() + self.patience_ms
+        self.write_deadline = None
+        self.unsent = b""
 
-def _wait_readable(conn):
-    _io_queue.queue_read(conn.channel)
+    async def close(self, abort=False):
+        # lwIP and the unix port close at once; unsent data is dropped.
+        try:
+            self.sock.close()
+        except OSError:
+            pass
 
-
-def _receive(conn):
-    count = conn.channel.readinto(_received)
-    if count is None:
-        return False  # nothing yet, or (TLS) a record without application data
-    if not count:
-        raise EOFError
-    conn.buffer += _received_view[:count]
-    return True
-
-
-def write(conn, data):
-    """Hand data to the socket; what it does not take waits for drain()."""
-    if conn.unsent:
-        conn.unsent = bytes(conn.unsent) + data
-        return
-    count = conn.channel.write(data) or 0  # None: the socket is full
-    if count < len(data):
-        conn.unsent = memoryview(data)[count:]
-
-
-def drain(conn):
-    """Wait until the socket has taken all that was written."""
-    sock = conn.channel
-    while conn.unsent:
-        yield _io_queue.queue_write(sock)
-        count = sock.write(conn.unsent)
-        if count:
-            conn.unsent = conn.unsent[count:]
-    conn.unsent = b""
-
-
-async def close(conn):
-    try:
-        conn.channel.close()
-    except OSError:
-        pass
+    def end_output(self):
+        """Half-close, where the socket can: MicroPython's cannot."""
 
 
 def announce(message):
@@ -143,6 +172,28 @@ def peer_address(address):
 
 def guess_type(path):
     return None
+
+
+_date = None
+_date_ticks = 0
+
+
+def http_date():
+    """The Date field's value for a response now, or None while the clock is unset.
+
+    Formatted at most once a second: reading the clock allocates on some ports.
+    """
+    global _date, _date_ticks
+    now = ticks_ms()
+    if _date is None or ticks_diff(now, _date_ticks) >= 1000:
+        moment = time.gmtime()
+        if moment[0] < 2024:
+            return None  # a board before NTP: no Date is better than a wrong one
+        from .protocol import http_date as format_date
+
+        _date = format_date(moment)
+        _date_ticks = now
+    return _date
 
 
 class _Listener:

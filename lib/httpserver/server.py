@@ -1,12 +1,24 @@
-# The asyncio connection loop: the only place that touches sockets. It reads
-# bytes, hands them to the sans-IO protocol functions and the app, and writes
-# what comes back. Runs unchanged on MicroPython's and CPython's asyncio.
+# The asyncio connection loop. Each connection is a small state machine
+# (idle, reading, handling, writing, closing) whose every transition sets
+# its own deadline; one loop enforces them. Parsing and framing decisions
+# are protocol.py's pure functions, what differs between runtimes is
+# runtime.Channel's, and this is the one writer of responses.
 import asyncio
 import gc
 
 from . import runtime
 from .errors import HTTPException
-from .protocol import body_framing, parse_head, split_target, wants_keep_alive
+from .protocol import (
+    CHUNKED,
+    FIXED,
+    NO_BODY,
+    body_framing,
+    check_request_start,
+    encode_head,
+    frame_response,
+    parse_head,
+    split_target,
+)
 from .request import Headers, Request
 from .response import error_response
 
@@ -18,60 +30,106 @@ _UNAVAILABLE = (
     b'{"error": "Service Unavailable"}'
 )
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_CLOSE = "Connection: close\r\n"
-_KEEP_ALIVE_1_0 = "Connection: keep-alive\r\n"
 
-# Connection states, for the deadlines and for shutdown.
-_IDLE = 0  # between requests: expiry closes silently
-_READING = 1  # a request has begun: expiry answers 408
-_BUSY = 2  # the app is handling it: no deadline
+# Connection states. Expiry of the deadline means, by state:
+IDLE = 0  # waiting for a request: close quietly
+READING = 1  # a request has begun: answer 408
+HANDLING = 2  # the app has it: no deadline
+WRITING = 3  # a response is going out: only the write deadline (in drain)
+CLOSING = 4  # lingering so that the client reads our answer: close
+
+# A refused connection's time to send its request and read the answer (ms),
+# and at most how many are answered at once.
+_REFUSAL_MS = 1000
+_MAX_LINGERING = 2
+# At most this much input is read and dropped while closing (bytes).
+_LINGER_BYTES = 65536
+# Refused connections may send this much of a request before we answer.
+_REFUSED_HEAD = 2048
 
 
-class _Connection:
-    """One client's connection; responses write through it (see drain)."""
+class Connection(runtime.Channel):
+    """One client's connection: the runtime's channel plus its state."""
 
     # Defaults live in the class: an instance holds only what has been set,
     # which keeps an idle connection small.
-    buffer = b""
-    unsent = b""  # output the socket has not taken yet (MicroPython)
-    state = _IDLE
-    deadline = None
+    state = IDLE
+    deadline = None  # ticks at which the state's time is up
     expired = False
-    streaming = False  # a stream or WebSocket, which may never end
+    started = False  # the current response's head has been handed over
+    chunked = False  # the current response's body is chunked
+    streaming = False  # the current response ends only when its source does
+    requests = 0  # exchanges completed
     peer = None  # the client's (host, port), once a request has asked
-    task = None  # until the connection's task has begun
+    task = None
 
-    def __init__(self, channel, patience_ms):
-        self.channel = channel  # the runtime's: what it reads from and writes to
-        self.patience_ms = patience_ms
+    def __init__(self, raw, patience_ms):
+        runtime.Channel.__init__(self, raw)
+        self.patience_ms = patience_ms  # read_timeout, also the write deadline
 
-    def write(self, data):
-        runtime.write(self, data)
+    def enter(self, state, timeout_ms=None):
+        self.state = state
+        self.deadline = None if timeout_ms is None else runtime.ticks_ms() + timeout_ms
 
-    async def drain(self):
-        # A client that stops reading must not hold the connection forever:
-        # a write that makes no progress for read_timeout ends it.
-        self.deadline = runtime.ticks_ms() + self.patience_ms
-        await runtime.drain(self)
-        self.deadline = None
+    def overdue(self, now):
+        for deadline in (self.deadline, self.write_deadline):
+            if deadline is not None and runtime.ticks_diff(now, deadline) >= 0:
+                return True
+        return False
 
     async def read_exact(self, size):
         buffer = self.buffer
         if len(buffer) >= size:
             self.buffer = buffer[size:]
-            return buffer[:size]
+            return bytes(buffer[:size])
         # Joined once at the end: the pieces are one read each, so a
         # fragmented heap needs a single free block of the full size.
         pieces = []
-        while len(buffer) < size:
-            pieces.append(buffer)
+        try:
+            while len(buffer) < size:
+                pieces.append(bytes(buffer))
+                size -= len(buffer)
+                self.buffer = b""
+                await self.fill()
+                buffer = self.buffer
+            pieces.append(bytes(buffer[:size]))
+            self.buffer = buffer[size:]
+            size = 0
+            return b"".join(pieces)
+        except MemoryError:
+            # Read through what is still to come, so that the answer (503)
+            # is not lost to a reset when the connection closes.
+            pieces = None
+            await self.skip(size)
+            raise
+
+    async def skip(self, size):
+        """Discard the next size bytes of input."""
+        while True:
+            buffer = self.buffer
+            if len(buffer) >= size:
+                self.buffer = buffer[size:]
+                return
             size -= len(buffer)
             self.buffer = b""
-            await runtime.fill(self)
-            buffer = self.buffer
-        pieces.append(buffer[:size])
-        self.buffer = buffer[size:]
-        return b"".join(pieces)
+            await self.fill()
+
+    async def send(self, block):
+        """Write one block of the current response's body, framed."""
+        if self.chunked:
+            size = b"%x\r\n" % len(block)
+            if len(block) <= 1024:
+                self.write(size + block + b"\r\n")
+            else:
+                self.write(size)
+                self.write(block)
+                self.write(b"\r\n")
+        else:
+            self.write(block)
+        await self.drain()
+        # The socket may take every block at once (loopback, a fast
+        # client): without this, one download would hold up every other.
+        await asyncio.sleep(0)
 
 
 class Server:
@@ -82,7 +140,11 @@ class Server:
         if not app.max_connections:
             app.max_connections = runtime.MAX_CONNECTIONS
         self.connections = set()
+        self.lingering = set()  # refused or closing: not counted, still timed
         self.stopping = False
+        self.patience_ms = int(app.read_timeout * 1000)
+        self.idle_ms = int(app.keepalive_timeout * 1000)
+        self.scheme = "http"
 
     async def serve(self, host, port, ssl=None):
         app = self.app
@@ -91,8 +153,11 @@ class Server:
         listener, app.port = await runtime.listen(
             self._accept, host, port, app.max_connections, ssl
         )
-        self.scheme = "https" if ssl is not None else "http"
+        app.host = host
+        if ssl is not None:
+            self.scheme = "https"
         runtime.install_signal_handlers(app)
+        app._now_listening(None)
         runtime.announce("Serving on %s://%s:%d/" % (self.scheme, host, app.port))
         # One loop both enforces the deadlines and notices stop(): no Event
         # to set across threads (sync handlers run in workers on CPython).
@@ -100,7 +165,7 @@ class Server:
         try:
             while not self.stopping:
                 await asyncio.sleep(period)
-                if self.connections:
+                if self.connections or self.lingering:
                     self._expire_overdue()
             listener.close()
             await self._drain()
@@ -123,13 +188,12 @@ class Server:
     async def _drain(self):
         """Let requests in flight finish; close idle connections and streams."""
         give_up = runtime.ticks_ms() + int(self.app.shutdown_timeout * 1000)
-        while self.connections:
-            for conn in list(self.connections):
-                if (
-                    conn.state == _IDLE
-                    or conn.streaming
-                    or runtime.ticks_diff(runtime.ticks_ms(), give_up) >= 0
-                ):
+        while self.connections or self.lingering:
+            late = runtime.ticks_diff(runtime.ticks_ms(), give_up) >= 0
+            for conn in list(self.connections) + list(self.lingering):
+                # Requests in flight may finish, but not a response that
+                # never ends by itself (a stream or a WebSocket).
+                if late or conn.state == IDLE or conn.state == CLOSING or conn.streaming:
                     self._expire(conn)
             await asyncio.sleep(0.02)
 
@@ -142,126 +206,262 @@ class Server:
 
     def _expire_overdue(self):
         now = runtime.ticks_ms()
-        for conn in list(self.connections):
-            if conn.deadline is not None and runtime.ticks_diff(now, conn.deadline) >= 0:
-                self._expire(conn)
+        for group in (self.connections, self.lingering):
+            for conn in list(group):
+                if conn.overdue(now):
+                    self._expire(conn)
 
-    def _accept(self, channel, address):
+    # Accepting ------------------------------------------------------------------
+
+    def _accept(self, raw, address):
         """The runtime's callback for a new connection: the coroutine to run."""
-        conn = _Connection(channel, int(self.app.read_timeout * 1000))
-        if len(self.connections) >= self.app.max_connections or self.stopping:
-            return _refuse(conn)
+        conn = Connection(raw, self.patience_ms)
+        if self.stopping or (
+            len(self.connections) >= self.app.max_connections and not self._make_room()
+        ):
+            return self._refuse(conn)
         self.connections.add(conn)
-        conn.deadline = runtime.ticks_ms() + conn.patience_ms
+        conn.enter(IDLE, self.patience_ms)
         return self._converse(conn, address)
 
+    def _make_room(self):
+        """Close a connection that is done, or the longest-idle kept-alive one;
+        whether there was one.
+
+        A browser keeps several connections open between requests; a second
+        visitor must not be refused because of them (RFC 9112 9.5 lets a
+        server close an idle connection at any time).
+        """
+        oldest = None
+        for conn in self.connections:
+            if conn.expired:
+                continue
+            if conn.state == CLOSING:
+                oldest = conn  # answered already: only waiting to close
+                break
+            if conn.state == IDLE and conn.requests:
+                # The same keep-alive time for all: the earliest deadline is the oldest.
+                if oldest is None or runtime.ticks_diff(conn.deadline, oldest.deadline) < 0:
+                    oldest = conn
+        if oldest is None:
+            return False
+        self._expire(oldest)
+        return True
+
+    async def _refuse(self, conn):
+        """A complete 503 for a client beyond the cap, never a reset."""
+        if len(self.lingering) >= _MAX_LINGERING:
+            await conn.close(True)
+            return
+        conn.task = asyncio.current_task()
+        self.lingering.add(conn)
+        conn.enter(CLOSING, _REFUSAL_MS)
+        try:
+            # Read the request's head first: closing with unread data would
+            # reset the connection, and some clients then lose the answer.
+            while b"\r\n\r\n" not in conn.buffer and len(conn.buffer) < _REFUSED_HEAD:
+                await conn.fill()
+        except BaseException:
+            pass  # the client ended, or time is up: answer all the same
+        conn.buffer = b""
+        try:
+            conn.write(_UNAVAILABLE)
+        except OSError:
+            pass
+        if not conn.expired:
+            await self._linger(conn)
+        self.lingering.discard(conn)
+        await conn.close()
+
+    # One connection -----------------------------------------------------------------
+
     async def _converse(self, conn, address):
-        # While a connection is idle this frame and the runtime's fill() are
+        # While a connection is idle this frame and the channel's fill() are
         # all it holds, so both stay small: _exchange answers what goes
         # wrong during a request, this only what ends an idle connection.
         conn.task = asyncio.current_task()
         try:
             while not conn.expired:  # expired before it began: shutting down
                 if not conn.buffer:
-                    await runtime.fill(conn)  # EOFError: the client is done
+                    await conn.fill()  # EOFError: the client is done
                 if not await self._exchange(conn, address):
                     break
         except (EOFError, OSError):
             pass  # the client went away
         except MemoryError:
-            conn.buffer = conn.unsent = b""
+            conn.buffer = b""
             gc.collect()
-            await _send_unavailable(conn)
+            if not conn.started:
+                # Nothing of a response has gone out: the prepared answer
+                # cannot be mistaken for part of one.
+                await _send_unavailable(conn)
         except BaseException:
             # No `as`: it would make this frame larger. Expiry ends quietly;
-            # anything else is still asyncio's to see, once the
-            # connection is freed.
-            await self._close(conn)
+            # anything else is still asyncio's to see, once the connection
+            # is freed.
+            await self._close(conn, conn.started)
             if not conn.expired:
                 raise
             return
-        await self._close(conn)
+        # Reset only a response cut short: a client that has it all gets a FIN.
+        await self._close(conn, conn.started)
 
-    async def _close(self, conn):
-        conn.deadline = None
+    async def _close(self, conn, abort=False):
+        conn.enter(CLOSING)
+        await conn.close(abort)
+        # Counted until the socket is really closed: the cap is on sockets.
         self.connections.discard(conn)
-        await runtime.close(conn)
+
+    async def _linger(self, conn):
+        """Close gently after an answer that left input unread (RFC 9112 9.6).
+
+        Closing with unread input resets the connection, and the client may
+        lose our answer with it: first its end of the output, then what it
+        still sends is read and dropped, for a short while.
+        """
+        conn.end_output()
+        conn.enter(CLOSING, conn.linger_ms)
+        budget = _LINGER_BYTES
+        try:
+            while budget > 0:
+                conn.buffer = b""
+                await conn.fill()
+                budget -= len(conn.buffer)
+        except BaseException:
+            pass  # closed by the client, or quiet long enough
 
     async def _exchange(self, conn, address):
-        """Read one request and answer it; whether the connection goes on."""
+        """Read one request, dispatch it, write the response: whether to go on."""
+        app = self.app
+        head = None
         try:
-            app = self.app
-            request = await self._read_head(conn, address)
-            if request is None:
+            head = await self._read_head(conn)
+            if head is None:
                 return False
-            try:
-                request.body = await self._read_body(conn, request)
-            except HTTPException as exc:
-                conn.state = _BUSY
-                conn.deadline = None
-                response = await app.handle_error(request, exc)
-                await response.write(conn, request.method != "HEAD", _CLOSE)
-                return False
-            conn.state = _BUSY
-            conn.deadline = None
-            try:
-                response = await app.dispatch(request)
-            except asyncio.CancelledError:
-                if conn.expired:
-                    raise
-                # Raised by the app itself, not a cancellation of ours.
-                runtime.log_exception(asyncio.CancelledError("raised while handling a request"))
-                response = error_response(HTTPException(500))
-            version = request.http_version
-            keep_alive = (
-                not self.stopping
-                and wants_keep_alive(version, request.headers.get("connection"))
-                and not (response.chunked and version == "HTTP/1.0")
-                and not response.upgraded
-            )
-            if not keep_alive:
-                connection = _CLOSE
-            elif version == "HTTP/1.0":
-                connection = _KEEP_ALIVE_1_0
-            else:
-                connection = ""
-            send_body = request.method != "HEAD"
-            conn.streaming = response.chunked or response.upgraded
-            try:
-                await response.write(conn, send_body, connection, version)
-            except (EOFError, OSError, MemoryError):
-                raise
-            except Exception as exc:
-                runtime.log_exception(exc)
-                if response.encoded:
-                    return False  # cut off half way: closing tells the client
-                # Nothing was sent yet (a bad status or header): answer 500.
-                await error_response(HTTPException(500)).write(conn, send_body, connection, version)
-            conn.streaming = False
-            if keep_alive:
-                conn.state = _IDLE
-                conn.deadline = runtime.ticks_ms() + int(app.keepalive_timeout * 1000)
-            return keep_alive
+            method, target, version, headers = parse_head(head, app.max_headers, Headers())
         except HTTPException as exc:
-            # The request could not be read: answer and close, as what
-            # follows on the connection cannot be trusted.
-            await _answer(conn, exc)
+            # No request to speak of: answered without the app, and closed.
+            # The answer to a HEAD has no body, even when the request is bad.
+            method = "HEAD" if (head or conn.buffer)[:5] == b"HEAD " else "GET"
+            return await self._finish(conn, error_response(exc), method, "HTTP/1.1", None, False)
         except asyncio.CancelledError:
-            if not conn.expired:
-                raise
-            if conn.state == _READING:
-                await _answer(conn, HTTPException(408))
-        except (EOFError, OSError, MemoryError):
-            raise
-        except Exception as exc:
-            runtime.log_exception(exc)
+            return await self._on_expiry(conn, "GET", "HTTP/1.1")
+        if conn.peer is None:
+            # Not at accept: an idle connection keeps what accept gave.
+            conn.peer = runtime.peer_address(address)
+        request = Request(app, method, target, "", headers, b"", conn.peer, version, self.scheme)
+        try:
+            request.path, request.query_string = split_target(target)
+            request.body = await self._read_body(conn, request)
+        except HTTPException as exc:
+            conn.enter(HANDLING)
+            response = await app.handle_error(request, exc)
+            return await self._respond(conn, request, response, False)
+        except asyncio.CancelledError:
+            return await self._on_expiry(conn, method, version)
+        conn.enter(HANDLING)
+        return await self._respond(conn, request, await self._dispatch(conn, request), True)
+
+    async def _on_expiry(self, conn, method, version):
+        if not conn.expired:
+            raise asyncio.CancelledError  # not ours: a shutdown of the loop
+        if conn.state == READING:
+            conn.expired = False  # the answer gets its own write deadline
+            conn.enter(HANDLING)
+            await self._finish(
+                conn, error_response(HTTPException(408)), method, version, None, False
+            )
+            conn.expired = True
         return False
 
-    async def _read_head(self, conn, address):
-        """The next request's head as a Request, or None if the client ends it."""
+    async def _dispatch(self, conn, request):
+        try:
+            return await self.app.dispatch(request)
+        except asyncio.CancelledError:
+            if conn.expired:
+                raise
+            # Raised by the app itself, not a cancellation of ours.
+            runtime.log_exception(asyncio.CancelledError("raised while handling a request"))
+            return error_response(HTTPException(500))
+
+    async def _respond(self, conn, request, response, reusable):
+        return await self._finish(
+            conn,
+            response,
+            request.method,
+            request.http_version,
+            request.headers.get("connection"),
+            reusable,
+        )
+
+    async def _finish(self, conn, response, method, version, connection, reusable):
+        """Write a response; whether the connection can carry another request."""
+        reusable = reusable and not self.stopping
+        try:
+            head, mode, keep_alive = _encode(response, method, version, connection, reusable)
+        except Exception as exc:
+            # A bad status or header: nothing has gone out, so 500 can.
+            runtime.log_exception(exc)
+            response = error_response(HTTPException(500))
+            head, mode, keep_alive = _encode(response, method, version, connection, reusable)
+        conn.enter(WRITING)
+        conn.started = True
+        try:
+            done = await self._write(conn, response, head, mode)
+        except (EOFError, OSError, MemoryError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            # Cut off half way (a stream that failed): closing tells the client.
+            runtime.log_exception(exc)
+            return False
+        if not done:
+            return False
+        conn.started = False
+        conn.requests += 1
+        if not reusable:
+            await self._linger(conn)  # the request may not have been read to its end
+            return False
+        if keep_alive:
+            conn.enter(IDLE, self.idle_ms)
+        return keep_alive
+
+    async def _write(self, conn, response, head, mode):
+        """Put the head and body on the wire; False when the connection was taken over."""
+        body = response.body
+        if mode == FIXED and body.__class__ is bytes and body:
+            if len(body) <= 1024:
+                conn.write(head + body)
+            else:
+                conn.write(head)
+                conn.write(body)
+            await conn.drain()
+            return True
+        conn.write(head)
+        await conn.drain()
+        if response.upgrade and response.status_code == 101:
+            conn.streaming = True
+            await response.take_over(conn)
+            return False
+        if mode == NO_BODY:
+            await response.close()
+            return True
+        conn.chunked = mode == CHUNKED
+        conn.streaming = mode != FIXED
+        try:
+            await response.produce(conn)
+        finally:
+            conn.chunked = conn.streaming = False
+        if mode == CHUNKED:
+            conn.write(b"0\r\n\r\n")
+            await conn.drain()
+        return True
+
+    # Reading -----------------------------------------------------------------------
+
+    async def _read_head(self, conn):
+        """The next request's head (without its final CRLF CRLF), or None at the end."""
         app = self.app
-        conn.state = _READING
-        conn.deadline = runtime.ticks_ms() + conn.patience_ms
+        conn.enter(READING, self.patience_ms)
         while True:
             buffer = conn.buffer
             while buffer[:2] == b"\r\n":
@@ -276,24 +476,23 @@ class Server:
                 raise HTTPException(414)
             if end >= 0:
                 break
+            if line_end < 0:
+                check_request_start(buffer)  # what cannot be HTTP is refused at once
             if len(buffer) > app.max_head_size + 3:
                 raise HTTPException(431)
             try:
-                await runtime.fill(conn)
+                await conn.fill()
             except EOFError:
                 return None
         if end > app.max_head_size:
             raise HTTPException(431)
+        if isinstance(buffer, bytearray):
+            # Grown over several reads; the parser takes bytes.
+            view = memoryview(buffer)
+            conn.buffer = bytes(view[end + 4 :])
+            return bytes(view[:end])
         conn.buffer = buffer[end + 4 :]
-        method, target, version, headers = parse_head(buffer[:end], app.max_headers, Headers())
-        path, query = split_target(target)
-        if conn.peer is None:
-            # Not at accept: an idle connection keeps what accept gave.
-            conn.peer = runtime.peer_address(address)
-        request = Request(app, method, path, query, headers, b"", conn.peer, version, self.scheme)
-        # For responses that take the connection over (WebSocket).
-        request.connection = conn
-        return request
+        return buffer[:end]
 
     async def _read_body(self, conn, request):
         app = self.app
@@ -308,7 +507,7 @@ class Server:
                 raise HTTPException(417)
             if request.http_version == "HTTP/1.1":
                 conn.write(_CONTINUE)
-                await conn.drain()
+                await conn.drain()  # its own write deadline; the read deadline stands
         if length is not None:
             return await conn.read_exact(length)
         from .chunked import read_chunked
@@ -316,22 +515,21 @@ class Server:
         return await read_chunked(conn, app.max_body_size, app.max_head_size)
 
 
-async def _answer(conn, exc):
-    try:
-        await error_response(exc).write(conn, True, _CLOSE)
-    except Exception:
-        pass
+def _encode(response, method, version, connection, reusable):
+    """The head to send, the body's framing mode, and whether to keep alive."""
+    status = response.status_code
+    upgrade = response.upgrade and status == 101
+    fields, mode, keep_alive = frame_response(
+        method, version, connection, status, response.content_length(), upgrade, reusable
+    )
+    head = encode_head(status, response.headers, fields, runtime.http_date(), response.version)
+    return head, mode, keep_alive
 
 
 async def _send_unavailable(conn):
     """503 from bytes prepared at import: there may be no heap to build one."""
     try:
         conn.write(_UNAVAILABLE)
-        await runtime.drain(conn)
+        await conn.drain()
     except Exception:
         pass
-
-
-async def _refuse(conn):
-    await _send_unavailable(conn)
-    await runtime.close(conn)

@@ -9,9 +9,10 @@ class StreamingResponse(Response):
     bytes. HTTP/1.1 clients get it chunked; HTTP/1.0 clients get the raw
     bytes and the connection closes at the end. An empty chunk is skipped,
     never taken as the end of the stream.
-    """
 
-    chunked = True
+    A subclass that produces its body another way (pushing events, say)
+    overrides produce(sink) and awaits sink.send(bytes) as often as it likes.
+    """
 
     def __init__(self, generator, status_code=200, headers=None, content_type=None):
         Response.__init__(
@@ -21,55 +22,28 @@ class StreamingResponse(Response):
         if (content_type or "").startswith("text/event-stream"):
             self.headers.setdefault("Cache-Control", "no-cache")
 
-    def _framing(self):
-        return "Transfer-Encoding: chunked\r\n" if self.chunked_out else ""
+    def content_length(self):
+        return None
 
-    async def write(self, writer, send_body, connection="", version="HTTP/1.1"):
-        await self.begin(writer, connection, version)
-        if not send_body:
-            await self._close()
-            return
+    async def produce(self, sink):
+        self._sink = sink
         try:
-            await runtime.pump(self.generator, self.write_chunk)
+            await runtime.pump(self.generator, self._deliver)
         finally:
             # Runs the generator's own finally when the client has gone.
-            await self._close()
-        await self.end()
+            await self.close()
 
-    # A subclass that produces its body another way (pushing events, say)
-    # overrides write() with begin(), write_chunk() as often as it likes,
-    # and end(), and keeps the framing.
-
-    async def begin(self, writer, connection="", version="HTTP/1.1"):
-        """Send the head; chunked framing when the client speaks HTTP/1.1."""
-        self.chunked_out = version == "HTTP/1.1"
-        self._writer = writer
-        writer.write(self.head(connection))
-        await writer.drain()
-
-    async def write_chunk(self, chunk):
-        """Send one piece of the body (str or bytes); an empty one is skipped."""
+    async def _deliver(self, chunk):
         if isinstance(chunk, str):
             chunk = chunk.encode()
         elif not isinstance(chunk, (bytes, bytearray)):
             raise TypeError("a stream yields str or bytes, not %s" % type(chunk).__name__)
-        if not chunk:
-            return
-        writer = self._writer
-        if self.chunked_out:
-            writer.write(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
-        else:
-            writer.write(chunk)
-        await writer.drain()
+        if chunk:
+            await self._sink.send(chunk)
 
-    async def end(self):
-        """Mark the end of the body (HTTP/1.0 clients see the connection close)."""
-        if self.chunked_out:
-            self._writer.write(b"0\r\n\r\n")
-            await self._writer.drain()
-
-    async def _close(self):
-        close = getattr(self.generator, "aclose", None) or getattr(self.generator, "close", None)
+    async def close(self):
+        generator = self.generator
+        close = getattr(generator, "aclose", None) or getattr(generator, "close", None)
         if close is not None:
             result = close()
             if result is not None:

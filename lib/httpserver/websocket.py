@@ -37,11 +37,11 @@ MESSAGE_TOO_BIG = 1009
 INTERNAL_ERROR = 1011
 
 # A board has tens of kilobytes of heap; a message is held whole in RAM.
-DEFAULT_MAX_MESSAGE_SIZE = 4096 if runtime.MICROPYTHON else 1048576
+DEFAULT_MAX_MESSAGE_SIZE = runtime.MAX_MESSAGE_SIZE
 # How long to wait for the client's half of the closing handshake.
 CLOSE_TIMEOUT = 2.0
 # Unmasking and skipping work in pieces this big, to bound the heap used.
-_PIECE = 512 if runtime.MICROPYTHON else 65536
+_PIECE = runtime.FILE_BLOCK_SIZE
 
 
 class WebSocketClosed(Exception):
@@ -76,7 +76,8 @@ def _text(data):
         text = data.decode()
     except UnicodeError:
         raise _Fail(INVALID_DATA, "invalid UTF-8")
-    if runtime.MICROPYTHON and data and max(data) >= 0xC0 and not _strict_utf8(data):
+    # Checked on both runtimes: MicroPython's decoder is lenient.
+    if data and max(data) >= 0xC0 and not _strict_utf8(data):
         raise _Fail(INVALID_DATA, "invalid UTF-8")
     return text
 
@@ -277,7 +278,7 @@ class WebSocket:
             got += count
             if got == length:
                 break
-            await runtime.fill(conn)
+            await conn.fill()
         _unmask_into(view, mask)
         return data
 
@@ -430,10 +431,11 @@ async def run(ws, handler, params):
 class WebSocketResponse(Response):
     """101 Switching Protocols, then the handler owns the connection."""
 
-    upgraded = True
+    upgrade = True
 
     def __init__(self, request, handler, params, accept, max_message_size, subprotocol=None):
-        headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept}
+        # Connection: Upgrade comes with the framing (protocol.frame_response).
+        headers = {"Upgrade": "websocket", "Sec-WebSocket-Accept": accept}
         if subprotocol:
             headers["Sec-WebSocket-Protocol"] = subprotocol
         Response.__init__(self, b"", 101, headers)
@@ -443,18 +445,9 @@ class WebSocketResponse(Response):
         self.max_message_size = max_message_size
         self.subprotocol = subprotocol
 
-    async def write(self, writer, send_body, connection="", version="HTTP/1.1"):
-        # The server's Connection value (close) does not apply: ours is Upgrade.
-        head = self.head()
-        if head.startswith(b"HTTP/1.1 101 \r\n"):
-            head = b"HTTP/1.1 101 Switching Protocols" + head[13:]
-        writer.write(head)
-        await writer.drain()
-        if self.status_code != 101:
-            return  # an after_request hook turned the upgrade down
-        ws = WebSocket(
-            self.request, self.request.connection, self.max_message_size, self.subprotocol
-        )
+    async def take_over(self, connection):
+        """Run the handler on the connection, once the 101 has gone out."""
+        ws = WebSocket(self.request, connection, self.max_message_size, self.subprotocol)
         await run(ws, self.handler, self.params)
 
 
