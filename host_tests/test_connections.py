@@ -22,6 +22,7 @@ from conftest import RUNTIMES, as_on_a_board, start_server
 from test_hardening_common import APPS, exchange, parse_responses, read_all
 
 APP = APPS / "connection_app.py"
+SMALL_APP = APPS / "connection_small_app.py"  # the least app, for the smallest heaps
 MiB = 1024 * 1024
 
 
@@ -389,7 +390,7 @@ def _closed(sock, wait=0.1):
 
 
 def test_300_header_fields_get_431_on_a_64k_heap(serve, runtime, tmp_path):
-    server = serve(APP, args=[0], **on_a_board(runtime, tmp_path, "64K"))
+    server = serve(SMALL_APP, args=[0], **on_a_board(runtime, tmp_path, "64K"))
     fields = b"".join(b"h%d: v\r\n" % i for i in range(300))  # 2.6 KB: within max_head_size
     result = ask(server, b"GET /hello HTTP/1.1\r\nHost: h\r\n" + fields + b"\r\n")
     assert result.statuses == [431], result
@@ -618,16 +619,13 @@ def test_clients_that_stop_reading_stay_within_the_connection_cap(serve, runtime
 MAX_HEAD_SIZE = 4096  # the App default, counted as the server does: up to the empty line
 
 
-@pytest.fixture(scope="module", params=RUNTIMES)
-def small_board(request, tmp_path_factory):
-    """100K of heap and the library as .mpy on MicroPython, with a WebSocket route."""
-    folder = tmp_path_factory.mktemp("board")
-    running = start_server(
-        request.param, APP, folder, args=[0, "ws=1"], **on_a_board(request.param, folder, "100K")
-    )
-    running.runtime = request.param
-    yield running
-    running.stop()
+@pytest.fixture
+def small_board(serve, runtime, tmp_path):
+    """100K of heap and the library as .mpy on MicroPython, the least app
+    with a WebSocket route; a fresh server for each test."""
+    running = serve(SMALL_APP, args=[0, "ws=1"], **on_a_board(runtime, tmp_path, "100K"))
+    running.runtime = runtime
+    return running
 
 
 def head_of_max_size(field_count):
@@ -640,28 +638,22 @@ def head_of_max_size(field_count):
     return head + b"\r\n\r\n"
 
 
-@pytest.mark.parametrize("field_count", [0, 40])  # 40: 43 fields of the 48 allowed
-def test_head_of_exactly_max_head_size_is_served_on_a_small_heap(small_board, field_count):
-    result = ask(small_board, head_of_max_size(field_count))
-    assert result.statuses == [200], result
-
-
-def test_chunked_body_one_byte_over_max_body_size_gets_413_on_a_small_heap(small_board):
+def chunked_body_over_the_limit(server):
+    """max_body_size (the default, 1 MiB) + 1 in 4 KiB chunks: the reply."""
     block = b"1000\r\n" + b"b" * 4096 + b"\r\n"
     body = block * (MiB // 4096) + b"1\r\nb\r\n0\r\n\r\n"
     head = b"POST /body HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-    result = ask(small_board, head + body, timeout=8)
-    assert result.statuses == [413], result
-    assert get(small_board, b"/hello").status == 200
+    return ask(server, head + body, timeout=8)
 
 
-def test_websocket_messages_at_max_message_size_are_echoed_on_a_small_heap(small_board):
+def websocket_echo_failures(server, rounds=2):
+    """Messages of exactly the library's default max_message_size on each
+    runtime (ASCII text, binary, text in four fragments, two-byte
+    characters), each on its own connection: those not echoed."""
     websockets = pytest.importorskip("websockets")
     from websockets.asyncio.client import connect as ws_connect
 
-    # The library's default max_message_size on each runtime, reached by
-    # ASCII text, binary, text in four fragments, and two-byte characters.
-    size = 4096 if small_board.runtime == "micropython" else MiB
+    size = 4096 if server.runtime == "micropython" else MiB
     messages = {
         "text": "m" * size,
         "binary": b"b" * size,
@@ -670,13 +662,12 @@ def test_websocket_messages_at_max_message_size_are_echoed_on_a_small_heap(small
     }
 
     async def echo(message):
-        url = "ws://127.0.0.1:%d/ws" % small_board.port
-        async with ws_connect(url, max_size=None) as ws:
+        async with ws_connect("ws://127.0.0.1:%d/ws" % server.port, max_size=None) as ws:
             await ws.send(message)
             return await ws.recv()
 
     failures = []
-    for _ in range(2):  # the second time in a heap the first has churned
+    for _ in range(rounds):  # again in a heap the first round has churned
         for name, message in messages.items():
             try:
                 answer = asyncio.run(asyncio.wait_for(echo(message), 10))
@@ -686,4 +677,31 @@ def test_websocket_messages_at_max_message_size_are_echoed_on_a_small_heap(small
             expected = "".join(message) if isinstance(message, list) else message
             if answer != expected:
                 failures.append("%s: %d bytes came back" % (name, len(answer)))
+    return failures
+
+
+@pytest.mark.parametrize("field_count", [0, 40])  # 40: 43 fields of the 48 allowed
+def test_head_of_exactly_max_head_size_is_served_on_a_small_heap(small_board, field_count):
+    result = ask(small_board, head_of_max_size(field_count))
+    assert result.statuses == [200], result
+
+
+def test_chunked_body_one_byte_over_max_body_size_gets_413_on_a_small_heap(small_board):
+    result = chunked_body_over_the_limit(small_board)
+    assert result.statuses == [413], result
+    assert get(small_board, b"/hello").status == 200
+
+
+def test_websocket_messages_at_max_message_size_are_echoed_on_a_small_heap(small_board):
+    failures = websocket_echo_failures(small_board)
+    assert not failures, failures
+
+
+def test_limits_are_still_servable_after_a_body_over_the_limit_on_a_small_heap(small_board):
+    # The board goes on after a client that sent too much: the heap that
+    # refusing it churned still serves every limit at its value.
+    assert chunked_body_over_the_limit(small_board).statuses == [413]
+    result = ask(small_board, head_of_max_size(40))
+    assert result.statuses == [200], result
+    failures = websocket_echo_failures(small_board, rounds=1)
     assert not failures, failures
