@@ -619,6 +619,73 @@ if pytest is not None:
                 got = None
             assert got == expected, line
 
+    # A chunked body of CHUNKS chunks of 4 KiB and then `last`, produced as
+    # the board's channel would: reads of at most 512 bytes, never held whole.
+    BIG_BODY = """
+import asyncio, sys
+from httpserver.chunked import read_chunked
+from httpserver.errors import HTTPException
+
+CHUNKS = int(sys.argv[1])
+
+class Conn:
+    def __init__(self, last):
+        self.buffer = b""
+        self.chunk = self.part = 0
+        self.last = last
+
+    def next_read(self):
+        if self.chunk == CHUNKS:
+            self.chunk += 1
+            return self.last
+        if self.chunk > CHUNKS:
+            raise EOFError
+        self.part += 1
+        if self.part == 1:
+            return b"1000\\r\\n"
+        if self.part <= 9:
+            return bytes(512)
+        self.chunk += 1
+        self.part = 0
+        return b"\\r\\n"
+
+    async def fill(self):
+        data = self.next_read()
+        self.buffer = self.buffer + data if self.buffer else data
+
+for last in (b"1\\r\\nb\\r\\n0\\r\\n\\r\\n", b"0\\r\\n\\r\\n"):
+    try:
+        print(len(asyncio.run(read_chunked(Conn(last), 1048576, 4096))))
+    except HTTPException as exc:
+        print(exc.status_code)
+    except MemoryError:
+        print("MemoryError")
+"""
+
+    @pytest.mark.parametrize(
+        "heap, chunks, expected",
+        [
+            ("160K", 256, ["413", "MemoryError"]),  # 1 MiB + 1, then 1 MiB
+            (None, 64, ["262145", "262144"]),  # 256 KiB: held and returned
+        ],
+    )
+    def test_a_chunked_body_larger_than_the_heap_is_read_to_its_end(
+        tmp_path, heap, chunks, expected
+    ):
+        """On a 160K heap, 1 MiB + 1 byte of chunks (max_body_size 1 MiB) gets its
+        413, and 1 MiB exactly a MemoryError (the server's 503), not a failed
+        read half way; a body the heap holds is returned."""
+        script = tmp_path / "big_body.py"
+        script.write_text(BIG_BODY)
+        out = subprocess.run(
+            runtime_command("micropython", heap) + [str(script), str(chunks)],
+            env=runtime_env("micropython"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.stdout.split() == expected, out.stdout + out.stderr
+
     def test_the_rules_hold_under_micropython():
         env = runtime_env("micropython", [REPO / "host_tests"])
         out = subprocess.run(

@@ -192,16 +192,17 @@ def _add_field(headers, head, start, end):
 def _is_authority(authority):
     """Whether authority is host [":" port] (RFC 3986 3.2.2 and 3.2.3):
     no userinfo or stray delimiter, an IP literal closed, port digits."""
-    for c in " \t/@\\":
-        if c in authority:
-            return False
+    # No loops over characters: on MicroPython each one would be interned.
+    if " " in authority or "\t" in authority or "/" in authority:
+        return False
+    if "@" in authority or "\\" in authority:
+        return False
     close = authority.find("]") + 1  # after an IP literal, else 0
     colon = authority.find(":", close)
     if colon < 0:
         colon = len(authority)
-    for i in range(colon + 1, len(authority)):
-        if not "0" <= authority[i] <= "9":
-            return False
+    elif authority[colon + 1 :].strip("0123456789"):
+        return False  # the port is digits, or empty
     if authority.startswith("["):
         return 2 < close == colon
     return not close and "[" not in authority
@@ -287,15 +288,17 @@ def _origin_form(target):
     """The path and query of an absolute-form target (RFC 9112 3.2.2)."""
     scheme = target.find("://")
     start = scheme + 3
-    end = start
-    while end < len(target) and target[end] not in "/?":
-        end += 1
+    end = len(target)
+    for c in "/?":
+        found = target.find(c, start)
+        if 0 <= found < end:
+            end = found
     # scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), and a host.
     if scheme <= 0 or end == start or target[start] == ":":
         raise bad_request("invalid request target")
-    for i in range(scheme):
-        c = target[i]
-        if not ("a" <= c <= "z" or "A" <= c <= "Z" or i and ("0" <= c <= "9" or c in "+-.")):
+    # Checked as bytes: no str made per character.
+    for i, c in enumerate(target[:scheme].encode()):
+        if not (97 <= c | 32 <= 122 or i and (48 <= c <= 57 or c in b"+-.")):
             raise bad_request("invalid request target")
     if not _is_authority(target[start:end]):
         raise bad_request("invalid request target")
@@ -403,14 +406,6 @@ def frame_response(method, version, connection, status, length, upgrade=False, r
     return fields, NO_BODY if method == "HEAD" else mode, keep_alive
 
 
-def _is_field_name(name):
-    """Whether the str name is a token (RFC 9110 5.1)."""
-    for c in name:
-        if not ("a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c in "!#$%&'*+-.^_`|~"):
-            return False
-    return bool(name)
-
-
 def encode_head(status, headers, fields="", date=None, version="HTTP/1.1"):
     """Status line and header fields of a response, ending with the blank line.
 
@@ -422,7 +417,9 @@ def encode_head(status, headers, fields="", date=None, version="HTTP/1.1"):
     """
     lines = [version, " %d " % status, reason(status), "\r\n"]
     for name, value in headers.items():
-        if not _is_field_name(name):
+        # Not iterated per character: on MicroPython that interns each
+        # character as a qstr, and the qstr table grows in large steps.
+        if not is_token(name.encode()):
             raise ValueError("invalid response header name %r" % name)
         # Only names of these lengths need a closer look.
         if len(name) in (4, 10, 14, 17):
