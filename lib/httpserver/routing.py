@@ -5,10 +5,9 @@ from .errors import HTTPException
 
 def is_digits(text):
     """ASCII digits only: str.isdigit() and int() also take other scripts' digits."""
-    for c in text:
-        if not "0" <= c <= "9":
-            return False
-    return bool(text)
+    # strip() works in C: no character is made into an object (or, on
+    # MicroPython, interned) as a loop over the text would.
+    return bool(text) and not text.strip("0123456789")
 
 
 def _string(segment):

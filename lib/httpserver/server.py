@@ -38,15 +38,6 @@ HANDLING = 2  # the app has it: no deadline
 WRITING = 3  # a response is going out: only the write deadline (in drain)
 CLOSING = 4  # lingering so that the client reads our answer: close
 
-# A refused connection's time to send its request and read the answer (ms),
-# and at most how many are answered at once.
-_REFUSAL_MS = 1000
-_MAX_LINGERING = 2
-# At most this much input is read and dropped while closing (bytes).
-_LINGER_BYTES = 65536
-# Refused connections may send this much of a request before we answer.
-_REFUSED_HEAD = 2048
-
 
 class Connection(runtime.Channel):
     """One client's connection: the runtime's channel plus its state."""
@@ -71,12 +62,6 @@ class Connection(runtime.Channel):
         self.state = state
         self.deadline = None if timeout_ms is None else runtime.ticks_ms() + timeout_ms
 
-    def overdue(self, now):
-        for deadline in (self.deadline, self.write_deadline):
-            if deadline is not None and runtime.ticks_diff(now, deadline) >= 0:
-                return True
-        return False
-
     async def read_exact(self, size):
         buffer = self.buffer
         if len(buffer) >= size:
@@ -100,19 +85,8 @@ class Connection(runtime.Channel):
             # Read through what is still to come, so that the answer (503)
             # is not lost to a reset when the connection closes.
             pieces = None
-            await self.skip(size)
+            await _rare().skip(self, size)
             raise
-
-    async def skip(self, size):
-        """Discard the next size bytes of input."""
-        while True:
-            buffer = self.buffer
-            if len(buffer) >= size:
-                self.buffer = buffer[size:]
-                return
-            size -= len(buffer)
-            self.buffer = b""
-            await self.fill()
 
     async def send(self, block):
         """Write one block of the current response's body, framed."""
@@ -168,7 +142,7 @@ class Server:
                 if self.connections or self.lingering:
                     self._expire_overdue()
             listener.close()
-            await self._drain()
+            await _rare().drain(self)
         finally:
             self.stopping = True
         try:
@@ -185,19 +159,7 @@ class Server:
         """Ask serve() to stop; safe from any thread and from signal handlers."""
         self.stopping = True
 
-    async def _drain(self):
-        """Let requests in flight finish; close idle connections and streams."""
-        give_up = runtime.ticks_ms() + int(self.app.shutdown_timeout * 1000)
-        while self.connections or self.lingering:
-            late = runtime.ticks_diff(runtime.ticks_ms(), give_up) >= 0
-            for conn in list(self.connections) + list(self.lingering):
-                # Requests in flight may finish, but not a response that
-                # never ends by itself (a stream or a WebSocket).
-                if late or conn.state == IDLE or conn.state == CLOSING or conn.streaming:
-                    self._expire(conn)
-            await asyncio.sleep(0.02)
-
-    def _expire(self, conn):
+    def expire(self, conn):
         if not conn.expired:
             conn.expired = True
             conn.deadline = None
@@ -208,8 +170,9 @@ class Server:
         now = runtime.ticks_ms()
         for group in (self.connections, self.lingering):
             for conn in list(group):
-                if conn.overdue(now):
-                    self._expire(conn)
+                for deadline in (conn.deadline, conn.write_deadline):
+                    if deadline is not None and runtime.ticks_diff(now, deadline) >= 0:
+                        self.expire(conn)
 
     # Accepting ------------------------------------------------------------------
 
@@ -217,61 +180,12 @@ class Server:
         """The runtime's callback for a new connection: the coroutine to run."""
         conn = Connection(raw, self.patience_ms)
         if self.stopping or (
-            len(self.connections) >= self.app.max_connections and not self._make_room()
+            len(self.connections) >= self.app.max_connections and not _rare().make_room(self)
         ):
-            return self._refuse(conn)
+            return _rare().refuse(self, conn)
         self.connections.add(conn)
         conn.enter(IDLE, self.patience_ms)
         return self._converse(conn, address)
-
-    def _make_room(self):
-        """Close a connection that is done, or the longest-idle kept-alive one;
-        whether there was one.
-
-        A browser keeps several connections open between requests; a second
-        visitor must not be refused because of them (RFC 9112 9.5 lets a
-        server close an idle connection at any time).
-        """
-        oldest = None
-        for conn in self.connections:
-            if conn.expired:
-                continue
-            if conn.state == CLOSING:
-                oldest = conn  # answered already: only waiting to close
-                break
-            if conn.state == IDLE and conn.requests:
-                # The same keep-alive time for all: the earliest deadline is the oldest.
-                if oldest is None or runtime.ticks_diff(conn.deadline, oldest.deadline) < 0:
-                    oldest = conn
-        if oldest is None:
-            return False
-        self._expire(oldest)
-        return True
-
-    async def _refuse(self, conn):
-        """A complete 503 for a client beyond the cap, never a reset."""
-        if len(self.lingering) >= _MAX_LINGERING:
-            await conn.close(True)
-            return
-        conn.task = asyncio.current_task()
-        self.lingering.add(conn)
-        conn.enter(CLOSING, _REFUSAL_MS)
-        try:
-            # Read the request's head first: closing with unread data would
-            # reset the connection, and some clients then lose the answer.
-            while b"\r\n\r\n" not in conn.buffer and len(conn.buffer) < _REFUSED_HEAD:
-                await conn.fill()
-        except BaseException:
-            pass  # the client ended, or time is up: answer all the same
-        conn.buffer = b""
-        try:
-            conn.write(_UNAVAILABLE)
-        except OSError:
-            pass
-        if not conn.expired:
-            await self._linger(conn)
-        self.lingering.discard(conn)
-        await conn.close()
 
     # One connection -----------------------------------------------------------------
 
@@ -294,7 +208,7 @@ class Server:
             if not conn.started:
                 # Nothing of a response has gone out: the prepared answer
                 # cannot be mistaken for part of one.
-                await _send_unavailable(conn)
+                await send_unavailable(conn)
         except BaseException:
             # No `as`: it would make this frame larger. Expiry ends quietly;
             # anything else is still asyncio's to see, once the connection
@@ -312,24 +226,6 @@ class Server:
         # Counted until the socket is really closed: the cap is on sockets.
         self.connections.discard(conn)
 
-    async def _linger(self, conn):
-        """Close gently after an answer that left input unread (RFC 9112 9.6).
-
-        Closing with unread input resets the connection, and the client may
-        lose our answer with it: first its end of the output, then what it
-        still sends is read and dropped, for a short while.
-        """
-        conn.end_output()
-        conn.enter(CLOSING, conn.linger_ms)
-        budget = _LINGER_BYTES
-        try:
-            while budget > 0:
-                conn.buffer = b""
-                await conn.fill()
-                budget -= len(conn.buffer)
-        except BaseException:
-            pass  # closed by the client, or quiet long enough
-
     async def _exchange(self, conn, address):
         """Read one request, dispatch it, write the response: whether to go on."""
         app = self.app
@@ -343,9 +239,9 @@ class Server:
             # No request to speak of: answered without the app, and closed.
             # The answer to a HEAD has no body, even when the request is bad.
             method = "HEAD" if (head or conn.buffer)[:5] == b"HEAD " else "GET"
-            return await self._finish(conn, error_response(exc), method, "HTTP/1.1", None, False)
+            return await self.finish(conn, error_response(exc), method, "HTTP/1.1", None, False)
         except asyncio.CancelledError:
-            return await self._on_expiry(conn, "GET", "HTTP/1.1")
+            return await _rare().answer_timeout(self, conn, "GET", "HTTP/1.1")
         if conn.peer is None:
             # Not at accept: an idle connection keeps what accept gave.
             conn.peer = runtime.peer_address(address)
@@ -353,57 +249,49 @@ class Server:
         try:
             request.path, request.query_string = split_target(target)
             request.body = await self._read_body(conn, request)
+            reusable = True
         except HTTPException as exc:
             conn.enter(HANDLING)
             response = await app.handle_error(request, exc)
-            return await self._respond(conn, request, response, False)
+            reusable = False
         except asyncio.CancelledError:
-            return await self._on_expiry(conn, method, version)
-        conn.enter(HANDLING)
-        return await self._respond(conn, request, await self._dispatch(conn, request), True)
-
-    async def _on_expiry(self, conn, method, version):
-        if not conn.expired:
-            raise asyncio.CancelledError  # not ours: a shutdown of the loop
-        if conn.state == READING:
-            conn.expired = False  # the answer gets its own write deadline
+            return await _rare().answer_timeout(self, conn, method, version)
+        if reusable:
             conn.enter(HANDLING)
-            await self._finish(
-                conn, error_response(HTTPException(408)), method, version, None, False
-            )
-            conn.expired = True
-        return False
+            try:
+                response = await app.dispatch(request)
+            except asyncio.CancelledError:
+                if conn.expired:
+                    raise
+                # Raised by the app itself, not a cancellation of ours.
+                runtime.log_exception(asyncio.CancelledError("raised while handling a request"))
+                response = error_response(HTTPException(500))
+        connection = headers.get("connection")
+        return await self.finish(conn, response, method, version, connection, reusable)
 
-    async def _dispatch(self, conn, request):
-        try:
-            return await self.app.dispatch(request)
-        except asyncio.CancelledError:
-            if conn.expired:
-                raise
-            # Raised by the app itself, not a cancellation of ours.
-            runtime.log_exception(asyncio.CancelledError("raised while handling a request"))
-            return error_response(HTTPException(500))
-
-    async def _respond(self, conn, request, response, reusable):
-        return await self._finish(
-            conn,
-            response,
-            request.method,
-            request.http_version,
-            request.headers.get("connection"),
-            reusable,
-        )
-
-    async def _finish(self, conn, response, method, version, connection, reusable):
+    async def finish(self, conn, response, method, version, connection, reusable):
         """Write a response; whether the connection can carry another request."""
         reusable = reusable and not self.stopping
-        try:
-            head, mode, keep_alive = _encode(response, method, version, connection, reusable)
-        except Exception as exc:
-            # A bad status or header: nothing has gone out, so 500 can.
-            runtime.log_exception(exc)
-            response = error_response(HTTPException(500))
-            head, mode, keep_alive = _encode(response, method, version, connection, reusable)
+        while True:
+            status = response.status_code
+            try:
+                fields, mode, keep_alive = frame_response(
+                    method,
+                    version,
+                    connection,
+                    status,
+                    response.content_length(),
+                    response.upgrade and status == 101,
+                    reusable,
+                )
+                head = encode_head(
+                    status, response.headers, fields, runtime.http_date(), response.version
+                )
+                break
+            except Exception as exc:
+                # A bad status or header: nothing has gone out, so 500 can.
+                runtime.log_exception(exc)
+                response = error_response(HTTPException(500))
         conn.enter(WRITING)
         conn.started = True
         try:
@@ -419,7 +307,7 @@ class Server:
         conn.started = False
         conn.requests += 1
         if not reusable:
-            await self._linger(conn)  # the request may not have been read to its end
+            await _rare().linger(self, conn)  # the request may not have been read to its end
             return False
         if keep_alive:
             conn.enter(IDLE, self.idle_ms)
@@ -468,6 +356,8 @@ class Server:
                 # RFC 9112 2.2: ignore empty lines before a request.
                 buffer = conn.buffer = buffer[2:]
             end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                check_request_start(buffer)  # what cannot be HTTP is refused at once
             line_end = buffer.find(b"\r\n")
             # The slack lets a head at a limit wait for its CRLF (CRLF CRLF).
             if line_end > app.max_request_line or (
@@ -476,8 +366,6 @@ class Server:
                 raise HTTPException(414)
             if end >= 0:
                 break
-            if line_end < 0:
-                check_request_start(buffer)  # what cannot be HTTP is refused at once
             if len(buffer) > app.max_head_size + 3:
                 raise HTTPException(431)
             try:
@@ -486,12 +374,10 @@ class Server:
                 return None
         if end > app.max_head_size:
             raise HTTPException(431)
-        if isinstance(buffer, bytearray):
-            # Grown over several reads; the parser takes bytes.
-            view = memoryview(buffer)
-            conn.buffer = bytes(view[end + 4 :])
-            return bytes(view[:end])
-        conn.buffer = buffer[end + 4 :]
+        rest = buffer[end + 4 :]
+        # A bytearray (the head came in pieces) is parsed as it is, but what
+        # follows, a body, is handed on as bytes.
+        conn.buffer = bytes(rest) if rest else b""
         return buffer[:end]
 
     async def _read_body(self, conn, request):
@@ -515,21 +401,17 @@ class Server:
         return await read_chunked(conn, app.max_body_size, app.max_head_size)
 
 
-def _encode(response, method, version, connection, reusable):
-    """The head to send, the body's framing mode, and whether to keep alive."""
-    status = response.status_code
-    upgrade = response.upgrade and status == 101
-    fields, mode, keep_alive = frame_response(
-        method, version, connection, status, response.content_length(), upgrade, reusable
-    )
-    head = encode_head(status, response.headers, fields, runtime.http_date(), response.version)
-    return head, mode, keep_alive
-
-
-async def _send_unavailable(conn):
+async def send_unavailable(conn):
     """503 from bytes prepared at import: there may be no heap to build one."""
     try:
         conn.write(_UNAVAILABLE)
         await conn.drain()
     except Exception:
         pass
+
+
+def _rare():
+    # The seldom-used paths, loaded (and paid for in heap) when first needed.
+    from . import rare
+
+    return rare

@@ -1,0 +1,127 @@
+# What the server does seldom: refusing a client over the cap, making room
+# for one, answering a request that ran out of time, closing gently after
+# bad input, input that did not fit, and shutting down. Loaded on first
+# use: on a board every name and line of code costs heap, and an ordinary
+# request needs none of this.
+import asyncio
+
+from . import runtime
+from .errors import HTTPException
+from .response import error_response
+from .server import CLOSING, HANDLING, IDLE, READING, send_unavailable
+
+# A refused connection's time to send its request and read the answer (ms).
+_REFUSAL_MS = 1000
+# Refused connections may send this much of a request before we answer.
+_REFUSED_HEAD = 2048
+# At most this much input is read and dropped while closing (bytes).
+_LINGER_BYTES = 65536
+
+
+def make_room(server):
+    """Close a connection that is done, or the longest-idle kept-alive one;
+    whether there was one.
+
+    A browser keeps several connections open between requests; a second
+    visitor must not be refused because of them (RFC 9112 9.5 lets a
+    server close an idle connection at any time).
+    """
+    oldest = None
+    for conn in server.connections:
+        if conn.state == IDLE and conn.requests and not conn.expired:
+            # The same keep-alive time for all: the earliest deadline is the oldest.
+            if oldest is None or runtime.ticks_diff(conn.deadline, oldest.deadline) < 0:
+                oldest = conn
+    if oldest is None:
+        return False
+    server.expire(oldest)
+    return True
+
+
+async def refuse(server, conn):
+    """A complete 503 for a client beyond the cap, never a reset."""
+    if len(server.lingering) >= 2 * server.app.max_connections:
+        await conn.close(True)  # a flood: what it costs is bounded first
+        return
+    conn.task = asyncio.current_task()
+    server.lingering.add(conn)
+    conn.enter(CLOSING, _REFUSAL_MS)
+    try:
+        # Read the request's head first: closing with unread data would
+        # reset the connection, and some clients then lose the answer.
+        while b"\r\n\r\n" not in conn.buffer and len(conn.buffer) < _REFUSED_HEAD:
+            await conn.fill()
+    except BaseException:
+        pass  # the client ended, or time is up: answer all the same
+    conn.buffer = b""
+    await send_unavailable(conn)
+    if not conn.expired:
+        await _linger(conn)
+    server.lingering.discard(conn)
+    await conn.close()
+
+
+async def linger(server, conn):
+    """Close gently after an answer that left input unread (RFC 9112 9.6).
+
+    Closing with unread input resets the connection, and the client may
+    lose our answer with it: first our end of the output, then what the
+    client still sends is read and dropped, for a short while. Meanwhile
+    the connection makes room for a new one: it is answered already.
+    """
+    if len(server.lingering) >= 2 * server.app.max_connections:
+        return  # a flood: closed at once
+    server.connections.discard(conn)
+    server.lingering.add(conn)
+    await _linger(conn)
+    server.lingering.discard(conn)
+
+
+async def _linger(conn):
+    conn.end_output()
+    conn.enter(CLOSING, conn.linger_ms)
+    budget = _LINGER_BYTES
+    try:
+        while budget > 0:
+            conn.buffer = b""
+            await conn.fill()
+            budget -= len(conn.buffer)
+    except BaseException:
+        pass  # closed by the client, or quiet long enough
+
+
+async def answer_timeout(server, conn, method, version):
+    """408 for a request that did not arrive within read_timeout."""
+    if not conn.expired:
+        raise asyncio.CancelledError  # not ours: a shutdown of the loop
+    if conn.state == READING:
+        conn.expired = False  # the answer gets its own write deadline
+        conn.enter(HANDLING)
+        await server.finish(conn, error_response(HTTPException(408)), method, version, None, False)
+        conn.expired = True
+    return False
+
+
+async def skip(conn, size):
+    """Discard the next size bytes of input (a body that did not fit)."""
+    while True:
+        buffer = conn.buffer
+        if len(buffer) >= size:
+            conn.buffer = buffer[size:]
+            return
+        size -= len(buffer)
+        conn.buffer = b""
+        await conn.fill()
+
+
+async def drain(server):
+    """Let requests in flight finish; close idle connections and streams."""
+    give_up = runtime.ticks_ms() + int(server.app.shutdown_timeout * 1000)
+    while server.connections or server.lingering:
+        late = runtime.ticks_diff(runtime.ticks_ms(), give_up) >= 0
+        for conn in list(server.connections) + list(server.lingering):
+            # Requests in flight may finish, but not a response that never
+            # ends by itself (a stream or a WebSocket).
+            if late or conn.state == IDLE or conn.state == CLOSING or conn.streaming:
+                server.expire(conn)
+        await asyncio.sleep(0.02)
