@@ -1,4 +1,4 @@
-from .errors import HTTPException
+from .errors import HTTPException, InvalidBody
 from .response import Response, coerce, error_response
 from .routing import Router
 
@@ -43,6 +43,7 @@ class App:
         self.max_head_size = max_head_size
         self.max_headers = max_headers
         self.shutdown_timeout = shutdown_timeout
+        self.host = None
         self.port = None
         self.server = None
         self._router = Router()
@@ -56,7 +57,10 @@ class App:
     # Registration -------------------------------------------------------
 
     def route(self, url_pattern, methods=None):
-        """Register the decorated function for a URL pattern (GET by default)."""
+        """Register the decorated function for a URL pattern (GET by default).
+
+        methods=["*"] accepts every method.
+        """
 
         def register(handler):
             self._router.add(url_pattern, methods or ("GET",), handler)
@@ -80,15 +84,20 @@ class App:
         return self.route(path, ("PATCH",))
 
     def static(self, url_prefix, directory):
-        """Serve the files below directory at url_prefix (GET and HEAD)."""
+        """Serve the files below directory at url_prefix (GET and HEAD).
+
+        The files answer only paths that no route matches, whatever the
+        order of registration.
+        """
         from .files import StaticFiles
 
         handler = StaticFiles(directory)
         prefix = url_prefix.rstrip("/")
-        self.route(prefix + "/<path:filepath>")(handler)
-        self.route(prefix + "/")(handler)
+        add = self._router.add_fallback
+        add(prefix + "/<path:filepath>", handler)
+        add(prefix + "/", handler)
         if prefix:
-            self.route(prefix)(handler)
+            add(prefix, handler)
 
     def websocket(self, url_pattern, max_message_size=None, subprotocols=None):
         """Register async handler(request, ws, **path_params) for WebSocket at a GET route."""
@@ -164,27 +173,37 @@ class App:
                 response = await self.handle_error(request, exc)
         return response
 
-    def _handler_for(self, exc):
+    def _handler_for(self, exc, status):
+        # An HTTP error (status set) goes to its code's handler first. The
+        # catch-alls (Exception, BaseException) take only unexpected errors:
+        # they must not turn a 404 into a 500.
+        if status is not None:
+            handler = self._code_handlers.get(status)
+            if handler is not None:
+                return handler
         best = None
         for cls, handler in self._class_handlers:
-            if isinstance(exc, cls) and (best is None or issubclass(cls, best[0])):
+            if not isinstance(exc, cls) or (best is not None and not issubclass(cls, best[0])):
+                continue
+            if status is None or cls is HTTPException or not issubclass(HTTPException, cls):
                 best = (cls, handler)
         if best is not None:
             return best[1]
-        if isinstance(exc, HTTPException):
-            return self._code_handlers.get(exc.status_code)
-        return self._code_handlers.get(500)
+        if status is None:
+            return self._code_handlers.get(500)
+        return None
 
     async def handle_error(self, request, exc):
         """The response for an exception raised while handling request."""
         runtime = _runtime or _load_runtime()
-        if not isinstance(exc, HTTPException):
+        status = _status_of(exc)
+        if status is None:
             runtime.log_exception(exc)
-        handler = self._handler_for(exc)
+        handler = self._handler_for(exc, status)
         if handler is not None:
             try:
                 response = coerce(await runtime.call(handler, request, exc))
-                if isinstance(exc, HTTPException) and exc.headers:
+                if status is not None and exc.headers:
                     for name, value in exc.headers.items():
                         response.headers.setdefault(name, value)
                 return response
@@ -193,14 +212,19 @@ class App:
             except Exception as error:
                 runtime.log_exception(error)
                 exc = error
-        if not isinstance(exc, HTTPException):
+                status = _status_of(error)
+        if status is None:
             exc = HTTPException(500)
         return error_response(exc)
 
     # Serving --------------------------------------------------------------
 
-    async def start_server(self, host="0.0.0.0", port=80, ssl=None):
-        """Serve until shutdown() is called; runs beside other asyncio tasks."""
+    async def start_server(self, host="0.0.0.0", port=80, ssl=None, *, socket=None):
+        """Serve until shutdown() is called; runs beside other asyncio tasks.
+
+        socket is the path of a Unix domain socket to serve on instead of
+        host and port (CPython only).
+        """
         import gc
 
         # The server's code loads now. Collected first, the heap has fewer
@@ -209,14 +233,14 @@ class App:
         from .server import Server
 
         self.server = Server(self)
-        await self.server.serve(host, port, ssl)
+        await self.server.serve(host, port, ssl, socket)
 
-    def run(self, host="127.0.0.1", port=8000, ssl=None):
-        """Serve until shutdown(), SIGINT or SIGTERM (blocking)."""
+    def run(self, host="127.0.0.1", port=8000, ssl=None, *, socket=None):
+        """Serve until shutdown(), SIGINT or SIGTERM (blocking); see start_server."""
         import asyncio
 
         try:
-            asyncio.run(self.start_server(host, port, ssl))
+            asyncio.run(self.start_server(host, port, ssl, socket=socket))
         except KeyboardInterrupt:
             pass
 
@@ -238,3 +262,10 @@ class App:
         """
         if self.server is not None:
             self.server.stop()
+
+
+def _status_of(exc):
+    """The status of an expected HTTP error; None for an unexpected exception."""
+    if isinstance(exc, (HTTPException, InvalidBody)):
+        return exc.status_code
+    return None

@@ -1,6 +1,6 @@
 import json
 
-from .errors import HTTPException
+from .errors import InvalidBody
 
 
 class Headers(dict):
@@ -52,17 +52,22 @@ class Request:
         if self._query_params is None:
             from .protocol import parse_query
 
-            self._query_params = parse_query(self.query_string)
+            self._query_params = _without_blanks(parse_query(self.query_string))
         return self._query_params
 
     def text(self):
+        """The body decoded as UTF-8; InvalidBody (a ValueError, 400) when it is not."""
         try:
             return self.body.decode()
         except UnicodeError:
-            raise HTTPException(400, "request body is not valid UTF-8")
+            raise InvalidBody("request body is not valid UTF-8")
 
     def json(self):
-        """The body parsed as JSON (None when empty); invalid JSON gives 400."""
+        """The body parsed as JSON (None when empty).
+
+        Invalid JSON raises InvalidBody: a ValueError, as json's own error
+        is, which answers 400 when the handler does not catch it.
+        """
         if self._json is Request:
             if not self.body:
                 self._json = None
@@ -71,11 +76,24 @@ class Request:
                     self._json = json.loads(self.text())
                 except (ValueError, RuntimeError):
                     # RuntimeError: nesting deeper than the parser's recursion limit.
-                    raise HTTPException(400, "request body is not valid JSON")
+                    raise InvalidBody("request body is not valid JSON")
         return self._json
 
     def form(self):
         """The body as an application/x-www-form-urlencoded dict of lists."""
         from .protocol import parse_query
 
-        return parse_query(self.body)
+        return _without_blanks(parse_query(self.body))
+
+
+def _without_blanks(params):
+    """params without blank values (a=&b), as urllib.parse.parse_qs gives them."""
+    for name in list(params):
+        values = params[name]
+        if "" in values:
+            values = [value for value in values if value]
+            if values:
+                params[name] = values
+            else:
+                del params[name]
+    return params
