@@ -67,40 +67,19 @@ class JSONResponse(Response):
     """A response whose body is data serialized as JSON."""
 
     def __init__(self, data, status_code=200, headers=None):
-        text = json.dumps(data)
-        if "\\u" in text:
-            text = _unescape_non_ascii(text)
-        Response.__init__(self, text.encode(), status_code, headers, JSON)
+        Response.__init__(self, _dumps(data).encode(), status_code, headers, JSON)
 
 
-def _unescape_non_ascii(text):
-    """JSON text with its \\uXXXX escapes from U+007F up written as the characters.
+try:
+    # Non-ASCII text as UTF-8, not as \u escapes: what MicroPython's
+    # json.dumps writes (it takes no options), so both send the same bytes.
+    json.dumps("", ensure_ascii=False)
 
-    json.dumps escapes them on MicroPython (and on CPython by default); as
-    characters they go out as UTF-8, the same bytes as CPython's
-    ensure_ascii=False. A lone surrogate stays escaped: it has no UTF-8.
-    """
-    pieces = []
-    done = 0
-    at = text.find("\\")
-    while at >= 0:
-        if text[at + 1] != "u":
-            at = text.find("\\", at + 2)  # \" \\ \n and the like: left as they are
-            continue
-        end = at + 6
-        code = int(text[at + 2 : end], 16)
-        if 0xD800 <= code < 0xDC00 and text[end : end + 2] == "\\u":
-            low = int(text[end + 2 : end + 6], 16)
-            if 0xDC00 <= low < 0xE000:
-                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                end += 6
-        if code >= 0x7F and not 0xD800 <= code < 0xE000:
-            pieces.append(text[done:at])
-            pieces.append(chr(code))
-            done = end
-        at = text.find("\\", end)
-    pieces.append(text[done:])
-    return "".join(pieces)
+    def _dumps(data):
+        return json.dumps(data, ensure_ascii=False)
+
+except TypeError:
+    _dumps = json.dumps
 
 
 def coerce(value):
