@@ -211,7 +211,7 @@ def test_run_serves_on_a_unix_socket(tmp_path):
     process = _start_on_unix_socket("cpython", folder, path)
     try:
         line = process.stdout.readline()
-        assert b"Serving on http over unix:" in line, line
+        assert line == b"Serving on http://unix:%s/\n" % os.fsencode(os.path.realpath(path)), line
         assert os.stat(path).st_mode & 0o777 == 0o600
         reply = _unix_get(path, b"/where")
         assert reply.startswith(b"HTTP/1.1 200 "), reply

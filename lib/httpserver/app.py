@@ -93,11 +93,9 @@ class App:
 
         handler = StaticFiles(directory)
         prefix = url_prefix.rstrip("/")
-        add = self._router.add_fallback
-        add(prefix + "/<path:filepath>", handler)
-        add(prefix + "/", handler)
-        if prefix:
-            add(prefix, handler)
+        for pattern in (prefix + "/<path:filepath>", prefix + "/", prefix):
+            if pattern:
+                self._router.add(pattern, ("GET",), handler, True)
 
     def websocket(self, url_pattern, max_message_size=None, subprotocols=None):
         """Register async handler(request, ws, **path_params) for WebSocket at a GET route."""
@@ -174,29 +172,29 @@ class App:
         return response
 
     def _handler_for(self, exc, status):
-        # An HTTP error (status set) goes to its code's handler first. The
-        # catch-alls (Exception, BaseException) take only unexpected errors:
-        # they must not turn a 404 into a 500.
-        if status is not None:
-            handler = self._code_handlers.get(status)
-            if handler is not None:
-                return handler
+        # An HTTP error goes to its status's handler first. The catch-alls
+        # (Exception, BaseException) take unexpected errors only: they must
+        # not turn a 404 into a 500.
+        handler = self._code_handlers.get(status)
+        if handler is not None:
+            return handler
         best = None
         for cls, handler in self._class_handlers:
-            if not isinstance(exc, cls) or (best is not None and not issubclass(cls, best[0])):
-                continue
-            if status is None or cls is HTTPException or not issubclass(HTTPException, cls):
+            if (
+                isinstance(exc, cls)
+                and (best is None or issubclass(cls, best[0]))
+                and (status is None or cls is HTTPException or not issubclass(HTTPException, cls))
+            ):
                 best = (cls, handler)
         if best is not None:
             return best[1]
-        if status is None:
-            return self._code_handlers.get(500)
-        return None
+        return self._code_handlers.get(500) if status is None else None
 
     async def handle_error(self, request, exc):
         """The response for an exception raised while handling request."""
         runtime = _runtime or _load_runtime()
-        status = _status_of(exc)
+        # An HTTP error has a status; None for anything unexpected.
+        status = exc.status_code if isinstance(exc, (HTTPException, InvalidBody)) else None
         if status is None:
             runtime.log_exception(exc)
         handler = self._handler_for(exc, status)
@@ -212,14 +210,14 @@ class App:
             except Exception as error:
                 runtime.log_exception(error)
                 exc = error
-                status = _status_of(error)
+                status = exc.status_code if isinstance(exc, (HTTPException, InvalidBody)) else None
         if status is None:
             exc = HTTPException(500)
         return error_response(exc)
 
     # Serving --------------------------------------------------------------
 
-    async def start_server(self, host="0.0.0.0", port=80, ssl=None, *, socket=None):
+    async def start_server(self, host="0.0.0.0", port=80, ssl=None, socket=None):
         """Serve until shutdown() is called; runs beside other asyncio tasks.
 
         socket is the path of a Unix domain socket to serve on instead of
@@ -235,12 +233,12 @@ class App:
         self.server = Server(self)
         await self.server.serve(host, port, ssl, socket)
 
-    def run(self, host="127.0.0.1", port=8000, ssl=None, *, socket=None):
+    def run(self, host="127.0.0.1", port=8000, ssl=None, socket=None):
         """Serve until shutdown(), SIGINT or SIGTERM (blocking); see start_server."""
         import asyncio
 
         try:
-            asyncio.run(self.start_server(host, port, ssl, socket=socket))
+            asyncio.run(self.start_server(host, port, ssl, socket))
         except KeyboardInterrupt:
             pass
 
@@ -262,10 +260,3 @@ class App:
         """
         if self.server is not None:
             self.server.stop()
-
-
-def _status_of(exc):
-    """The status of an expected HTTP error; None for an unexpected exception."""
-    if isinstance(exc, (HTTPException, InvalidBody)):
-        return exc.status_code
-    return None

@@ -11,7 +11,7 @@ class HTTPException(Exception):
             # Loaded with the server, so this costs nothing while serving.
             from .protocol import reason
 
-            message = reason(status_code) or "HTTP error %d" % status_code
+            message = reason(status_code) or "Error"
         super().__init__(message)
         self.status_code = status_code
         self.message = message
@@ -28,10 +28,7 @@ class InvalidBody(ValueError):
 
     status_code = 400
     headers = None
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
+    message = property(str)  # as HTTPException's; no __init__ to load
 
 
 def abort(status_code, message=None):

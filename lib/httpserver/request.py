@@ -52,7 +52,14 @@ class Request:
         if self._query_params is None:
             from .protocol import parse_query
 
-            self._query_params = _without_blanks(parse_query(self.query_string))
+            params = self._query_params = parse_query(self.query_string)
+            # A blank value (a=&b) is left out, as urllib.parse.parse_qs does.
+            for name in list(params):
+                values = params[name]
+                while "" in values:
+                    values.remove("")
+                if not values:
+                    del params[name]
         return self._query_params
 
     def text(self):
@@ -83,17 +90,4 @@ class Request:
         """The body as an application/x-www-form-urlencoded dict of lists."""
         from .protocol import parse_query
 
-        return _without_blanks(parse_query(self.body))
-
-
-def _without_blanks(params):
-    """params without blank values (a=&b), as urllib.parse.parse_qs gives them."""
-    for name in list(params):
-        values = params[name]
-        if "" in values:
-            values = [value for value in values if value]
-            if values:
-                params[name] = values
-            else:
-                del params[name]
-    return params
+        return parse_query(self.body)

@@ -88,20 +88,19 @@ class Server:
         app = self.app
         for hook in app._startup:
             await runtime.call(hook)
-        self.scheme = "https" if ssl is not None else "http"
         if socket is None:
             listener, app.port = await runtime.listen(
                 self._accept, host, port, app.max_connections, ssl
             )
             app.host = host
-            where = "%s://%s:%d/" % (self.scheme, host, app.port)
+            where = "%s:%d" % (host, app.port)
         else:
             from .unixsocket import listen_unix
 
             listener, where = await listen_unix(self._accept, socket, app.max_connections, ssl)
-            where = "%s over unix:%s" % (self.scheme, where)
+        self.scheme = "https" if ssl is not None else "http"
         runtime.install_signal_handlers(app)
-        runtime.announce("Serving on " + where)
+        runtime.announce("Serving on %s://%s/" % (self.scheme, where))
         # One loop both enforces the deadlines and notices stop(): no Event
         # to set across threads (sync handlers run in workers on CPython).
         period = max(0.02, min(app.read_timeout / 4, app.keepalive_timeout / 4, 0.25))

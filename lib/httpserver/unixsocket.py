@@ -36,8 +36,8 @@ def _remove_socket(path):
 async def listen_unix(callback, path, backlog, ssl=None):
     """Listen on the Unix socket at path, readable by its owner only.
 
-    Returns (listener, path). A socket file left by an earlier run is
-    replaced; any other file there is an error.
+    Returns (listener, "unix:" + the absolute path). A socket file left by
+    an earlier run is replaced; any other file there is an error.
     """
     start = getattr(asyncio, "start_unix_server", None)
     if start is None:
@@ -59,4 +59,4 @@ async def listen_unix(callback, path, backlog, ssl=None):
     finally:
         os.umask(mask)
     os.chmod(path, 0o600)
-    return _UnixListener(server, path), path
+    return _UnixListener(server, path), "unix:" + path
