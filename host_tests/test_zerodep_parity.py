@@ -66,6 +66,73 @@ def test_http_exception_message_defaults_to_the_reason_phrase(app):
     assert get(app, "/message/404")[2] == {"message": "Not Found", "str": "Not Found"}
 
 
+HANDLERS_APP = """
+from httpserver import App, HTTPException, abort
+
+app = App()
+
+
+@app.errorhandler(HTTPException)
+async def http_error(request, exc):
+    return {"by": "HTTPException", "message": exc.message}, exc.status_code
+
+
+@app.errorhandler(Exception)
+async def anything(request, exc):
+    return {"by": "Exception"}, 500
+
+
+@app.errorhandler(400)
+async def bad_request(request, exc):
+    return {"by": "400", "message": exc.message}, 400
+
+
+@app.get("/conflict")
+async def conflict(request):
+    abort(409)
+
+
+@app.get("/boom")
+async def boom(request):
+    raise RuntimeError("boom")
+
+
+@app.post("/json")
+async def parse(request):
+    return request.json()
+
+
+app.run(port=0)
+"""
+
+
+def test_http_exception_handler_catches_what_no_code_handler_takes(serve):
+    server = serve(HANDLERS_APP)
+    assert get(server, "/nope")[::2] == (404, {"by": "HTTPException", "message": "Not Found"})
+    assert get(server, "/conflict")[::2] == (409, {"by": "HTTPException", "message": "Conflict"})
+    assert get(server, "/boom")[::2] == (500, {"by": "Exception"})
+    # Invalid JSON is a 400 for the 400 handler, with a message as HTTPException's.
+    status, _, body = get(server, "/json", "POST", body=b"{not json")
+    assert (status, body) == (400, {"by": "400", "message": "request body is not valid JSON"})
+
+
+def test_value_error_handler_catches_invalid_json(serve):
+    # The guide's errorhandler(ValueError), as on zerodep where json raises a ValueError.
+    server = serve(
+        "from httpserver import App\n"
+        "app = App()\n"
+        "@app.errorhandler(ValueError)\n"
+        "async def bad_value(request, exc):\n"
+        "    return {'by': 'ValueError', 'error': str(exc)}, 422\n"
+        "@app.post('/json')\n"
+        "async def parse(request):\n"
+        "    return request.json()\n"
+        "app.run(port=0)\n"
+    )
+    status, _, body = get(server, "/json", "POST", body=b"{not json")
+    assert (status, body) == (422, {"by": "ValueError", "error": "request body is not valid JSON"})
+
+
 # Request bodies and queries ------------------------------------------------------
 
 
@@ -217,6 +284,8 @@ def test_run_serves_on_a_unix_socket(tmp_path):
         assert reply.startswith(b"HTTP/1.1 200 "), reply
         assert json.loads(reply.split(b"\r\n\r\n", 1)[1]) == {"host": None, "port": None}
         assert _unix_get(path, b"/hello.txt").endswith(b"\r\n\r\nhello from a file\n")
+        reply = _unix_get(path, b"/client")
+        assert json.loads(reply.split(b"\r\n\r\n", 1)[1]) == {"client": ["unknown", 0]}
     finally:
         process.terminate()
         process.wait(10)

@@ -133,6 +133,11 @@ async def where(request):
     return {"host": request.app.host, "port": request.app.port}
 
 
+@app.get("/client")
+async def client(request):
+    return {"client": list(request.client_addr)}
+
+
 @app.get("/unicode")
 async def unicode(request):
     # A list: the order of a dict's keys differs between the runtimes.

@@ -1,6 +1,7 @@
 # Serving on a Unix domain socket (App.run(socket=PATH)), as the runtime's
-# listen() serves on TCP. CPython only: MicroPython's asyncio has no Unix
-# server. Loaded only when socket= is given.
+# listen() serves on TCP. Loaded only when socket= is given. It needs
+# asyncio.start_unix_server, which MicroPython lacks: there it says so. (It is
+# copied to boards for that message; it costs no heap unless imported.)
 import asyncio
 import os
 
