@@ -55,12 +55,14 @@ def _match(pieces, index, path, start, params):
     literal = pieces[index] if index < len(pieces) else ""
     end = path.rfind(literal, start + 1, limit + len(literal))
     while end > start:
-        value = path[start:end]
-        if convert is not None:
-            value = convert(value)
-        if value is not None and _match(pieces, index, path, end, params):
-            params[name] = value
-            return True
+        # The rest first: a value is only cut out for an end that fits.
+        if _match(pieces, index, path, end, params):
+            value = path[start:end]
+            if convert is not None:
+                value = convert(value)
+            if value is not None:
+                params[name] = value
+                return True
         if not literal:
             return False
         end = path.rfind(literal, start + 1, end - 1 + len(literal))
