@@ -71,12 +71,14 @@ def _match(pieces, index, path, start, params):
 
 def _compile(pattern):
     """The pattern's literal strings and (name, converter) parameters, in order."""
+    if not pattern.startswith("/"):
+        raise ValueError("bad route pattern %r" % pattern)
     pieces = []
     rest = pattern
     while rest:
         opening = rest.find("<")
         literal = rest if opening < 0 else rest[:opening]
-        if ">" in literal or not pattern.startswith("/"):
+        if ">" in literal:
             raise ValueError("bad route pattern %r" % pattern)
         if literal:
             pieces.append(literal)
