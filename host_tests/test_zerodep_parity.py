@@ -278,7 +278,7 @@ def test_run_serves_on_a_unix_socket(tmp_path):
     process = _start_on_unix_socket("cpython", folder, path)
     try:
         line = process.stdout.readline()
-        assert line == b"Serving on http://unix:%s/\n" % os.fsencode(os.path.realpath(path)), line
+        assert line == b"Serving on http://unix:%s/\n" % os.fsencode(path), line
         assert os.stat(path).st_mode & 0o777 == 0o600
         reply = _unix_get(path, b"/where")
         assert reply.startswith(b"HTTP/1.1 200 "), reply
@@ -293,6 +293,17 @@ def test_run_serves_on_a_unix_socket(tmp_path):
     while path.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not path.exists(), "the socket file stays after shutdown"
+
+
+def test_unix_socket_does_not_replace_another_file(tmp_path):
+    folder = _public(tmp_path)
+    path = folder / "app.sock"
+    path.write_text("precious")
+    process = _start_on_unix_socket("cpython", folder, path)
+    output = process.communicate(timeout=20)[0]
+    assert process.returncode != 0
+    assert b"not a socket, not replaced" in output, output
+    assert path.read_text() == "precious"
 
 
 def test_unix_socket_on_micropython_is_a_clear_error(tmp_path):

@@ -26,28 +26,35 @@ class _UnixListener:
         await self.server.wait_closed()
 
 
-def _remove_socket(path):
+def _file_type(path):
     try:
-        if os.stat(path).st_mode & _FILE_TYPE == _SOCKET:
-            os.unlink(path)
+        return os.stat(path)[0] & _FILE_TYPE
     except OSError:
-        pass
+        return None  # nothing there
+
+
+def _remove_socket(path):
+    if _file_type(path) == _SOCKET:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 async def listen_unix(callback, path, backlog, ssl=None):
     """Listen on the Unix socket at path, readable by its owner only.
 
-    Returns (listener, "unix:" + the absolute path). A socket file left by
-    an earlier run is replaced; any other file there is an error.
+    Returns (listener, "unix:" + path). A socket file left by an earlier
+    run is replaced; any other file there is an error.
     """
     start = getattr(asyncio, "start_unix_server", None)
     if start is None:
         raise NotImplementedError("serving on a Unix socket (socket=) needs CPython")
-    path = os.path.realpath(path)
-    if os.path.lexists(path):
-        if os.stat(path).st_mode & _FILE_TYPE != _SOCKET:
-            raise OSError("not a socket, not replaced: %s" % path)
-        os.unlink(path)
+    path = str(path)
+    kind = _file_type(path)
+    if kind is not None and kind != _SOCKET:
+        raise OSError("not a socket, not replaced: %s" % path)
+    _remove_socket(path)
 
     def accept(reader, writer):
         return callback((reader, writer), _NO_ADDRESS)
