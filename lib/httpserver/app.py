@@ -124,7 +124,12 @@ class App:
         return handler
 
     def errorhandler(self, code_or_exc):
-        """Handle an HTTP status code or an exception class (and its subclasses)."""
+        """Handle an HTTP status code or an exception class (and its subclasses).
+
+        An HTTP error goes to its status's handler first, then to the handler
+        of its most specific class. Exception and BaseException handlers
+        take only unexpected errors; with none of those, 500's handler does.
+        """
 
         def register(handler):
             if isinstance(code_or_exc, int):
