@@ -22,6 +22,7 @@ import os
 import sys
 
 from httpserver import App, HTTPException, JSONResponse, Response, runtime
+from httpserver.errors import InvalidBody
 from httpserver.protocol import parse_query
 from httpserver.streaming import StreamingResponse
 
@@ -490,7 +491,10 @@ class _Server:
         self.routes = routes
         app.before_request(self.handle)
         app.after_request(self.cors)
-        app.errorhandler(Exception)(self.error)
+        # Exception takes unexpected errors only: HTTP errors and bodies that
+        # do not parse (a ValueError) are registered for by their own class.
+        for kind in (Exception, HTTPException, InvalidBody):
+            app.errorhandler(kind)(self.error)
 
     async def handle(self, request):
         if request.method == "OPTIONS":
@@ -503,7 +507,7 @@ class _Server:
         return _typed_answer(answer)
 
     async def error(self, request, exc):
-        code = exc.status_code if isinstance(exc, HTTPException) else 500
+        code = exc.status_code if isinstance(exc, (HTTPException, InvalidBody)) else 500
         message = str(exc) or ("Internal Server Error" if code == 500 else "")
         try:
             route = self.routes.resolve("GET", "/errors/%d" % code)

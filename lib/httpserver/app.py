@@ -1,4 +1,4 @@
-from .errors import HTTPException
+from .errors import HTTPException, InvalidBody
 from .response import Response, coerce, error_response
 from .routing import Router
 
@@ -57,7 +57,10 @@ class App:
     # Registration -------------------------------------------------------
 
     def route(self, url_pattern, methods=None):
-        """Register the decorated function for a URL pattern (GET by default)."""
+        """Register the decorated function for a URL pattern (GET by default).
+
+        methods=["*"] accepts every method.
+        """
 
         def register(handler):
             self._router.add(url_pattern, methods or ("GET",), handler)
@@ -81,15 +84,18 @@ class App:
         return self.route(path, ("PATCH",))
 
     def static(self, url_prefix, directory):
-        """Serve the files below directory at url_prefix (GET and HEAD)."""
+        """Serve the files below directory at url_prefix (GET and HEAD).
+
+        The files answer only paths that no route matches, whatever the
+        order of registration.
+        """
         from .files import StaticFiles
 
         handler = StaticFiles(directory)
         prefix = url_prefix.rstrip("/")
-        self.route(prefix + "/<path:filepath>")(handler)
-        self.route(prefix + "/")(handler)
-        if prefix:
-            self.route(prefix)(handler)
+        for pattern in (prefix + "/<path:filepath>", prefix + "/", prefix):
+            if pattern:
+                self._router.add(pattern, ("GET",), handler, True)
 
     def websocket(self, url_pattern, max_message_size=None, subprotocols=None):
         """Register async handler(request, ws, **path_params) for WebSocket at a GET route."""
@@ -118,7 +124,12 @@ class App:
         return handler
 
     def errorhandler(self, code_or_exc):
-        """Handle an HTTP status code or an exception class (and its subclasses)."""
+        """Handle an HTTP status code or an exception class (and its subclasses).
+
+        An HTTP error goes to its status's handler first, then to the handler
+        of its most specific class. Exception and BaseException handlers
+        take only unexpected errors; with none of those, 500's handler does.
+        """
 
         def register(handler):
             if isinstance(code_or_exc, int):
@@ -165,27 +176,37 @@ class App:
                 response = await self.handle_error(request, exc)
         return response
 
-    def _handler_for(self, exc):
+    def _handler_for(self, exc, status):
+        # An HTTP error goes to its status's handler first. The catch-alls
+        # (Exception, BaseException) take unexpected errors only: they must
+        # not turn a 404 into a 500.
+        handler = self._code_handlers.get(status)
+        if handler is not None:
+            return handler
         best = None
         for cls, handler in self._class_handlers:
-            if isinstance(exc, cls) and (best is None or issubclass(cls, best[0])):
+            if (
+                isinstance(exc, cls)
+                and (best is None or issubclass(cls, best[0]))
+                and (status is None or cls is HTTPException or not issubclass(HTTPException, cls))
+            ):
                 best = (cls, handler)
         if best is not None:
             return best[1]
-        if isinstance(exc, HTTPException):
-            return self._code_handlers.get(exc.status_code)
-        return self._code_handlers.get(500)
+        return self._code_handlers.get(500) if status is None else None
 
     async def handle_error(self, request, exc):
         """The response for an exception raised while handling request."""
         runtime = _runtime or _load_runtime()
-        if not isinstance(exc, HTTPException):
+        # An HTTP error has a status; None for anything unexpected.
+        status = exc.status_code if isinstance(exc, (HTTPException, InvalidBody)) else None
+        if status is None:
             runtime.log_exception(exc)
-        handler = self._handler_for(exc)
+        handler = self._handler_for(exc, status)
         if handler is not None:
             try:
                 response = coerce(await runtime.call(handler, request, exc))
-                if isinstance(exc, HTTPException) and exc.headers:
+                if status is not None and exc.headers:
                     for name, value in exc.headers.items():
                         response.headers.setdefault(name, value)
                 return response
@@ -194,14 +215,19 @@ class App:
             except Exception as error:
                 runtime.log_exception(error)
                 exc = error
-        if not isinstance(exc, HTTPException):
+                status = exc.status_code if isinstance(exc, (HTTPException, InvalidBody)) else None
+        if status is None:
             exc = HTTPException(500)
         return error_response(exc)
 
     # Serving --------------------------------------------------------------
 
-    async def start_server(self, host="0.0.0.0", port=80, ssl=None):
-        """Serve until shutdown() is called; runs beside other asyncio tasks."""
+    async def start_server(self, host="0.0.0.0", port=80, ssl=None, socket=None):
+        """Serve until shutdown() is called; runs beside other asyncio tasks.
+
+        socket is the path of a Unix domain socket to serve on instead of
+        host and port (CPython only).
+        """
         import gc
 
         # The server's code loads now. Collected first, the heap has fewer
@@ -211,7 +237,7 @@ class App:
 
         self.server = Server(self)
         try:
-            await self.server.serve(host, port, ssl)
+            await self.server.serve(host, port, ssl, socket)
         except BaseException as exc:
             self._now_listening(exc)  # never listened: whoever waits must know
             raise
@@ -242,12 +268,12 @@ class App:
             if self._listening is not None:
                 self._listening.set()
 
-    def run(self, host="127.0.0.1", port=8000, ssl=None):
-        """Serve until shutdown(), SIGINT or SIGTERM (blocking)."""
+    def run(self, host="127.0.0.1", port=8000, ssl=None, socket=None):
+        """Serve until shutdown(), SIGINT or SIGTERM (blocking); see start_server."""
         import asyncio
 
         try:
-            asyncio.run(self.start_server(host, port, ssl))
+            asyncio.run(self.start_server(host, port, ssl, socket))
         except KeyboardInterrupt:
             pass
 

@@ -52,9 +52,20 @@ def _stat(path):
 
 
 class FileResponse(Response):
-    """A file sent from disk; 404 when it does not exist or is not a file."""
+    """A file sent from disk; 404 when it does not exist or is not a file.
 
-    def __init__(self, path, status_code=200, headers=None, content_type=None):
+    The second argument is the content type (guessed from the name when
+    None). An int there is a status code, and the arguments then follow
+    the order FileResponse(path, status_code, headers, content_type).
+    """
+
+    def __init__(self, path, content_type=None, status_code=200, headers=None):
+        if isinstance(content_type, int):
+            status, content_type = content_type, None
+            if not isinstance(status_code, int):
+                # The third argument was the headers, so the fourth is the type.
+                status_code, headers, content_type = status, status_code, headers
+            status_code = status
         path = str(path)
         stat = _stat(path)
         if stat is None or stat[0] & _DIRECTORY:

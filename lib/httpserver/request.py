@@ -1,6 +1,6 @@
 import json
 
-from .errors import HTTPException
+from .errors import InvalidBody
 
 
 class Headers(dict):
@@ -50,17 +50,29 @@ class Request:
         if self._query_params is None:
             from .protocol import parse_query
 
-            self._query_params = parse_query(self.query_string)
+            params = self._query_params = parse_query(self.query_string)
+            # A blank value (a=&b) is left out, as urllib.parse.parse_qs does.
+            for name in list(params):
+                values = params[name]
+                while "" in values:
+                    values.remove("")
+                if not values:
+                    del params[name]
         return self._query_params
 
     def text(self):
+        """The body decoded as UTF-8; InvalidBody (a ValueError, 400) when it is not."""
         try:
             return self.body.decode()
         except UnicodeError:
-            raise HTTPException(400, "request body is not valid UTF-8")
+            raise InvalidBody("request body is not valid UTF-8")
 
     def json(self):
-        """The body parsed as JSON (None when empty); invalid JSON gives 400."""
+        """The body parsed as JSON (None when empty).
+
+        Invalid JSON raises InvalidBody: a ValueError, as json's own error
+        is, which answers 400 when the handler does not catch it.
+        """
         if self._json is Request:
             if not self.body:
                 self._json = None
@@ -69,7 +81,7 @@ class Request:
                     self._json = json.loads(self.text())
                 except (ValueError, RuntimeError):
                     # RuntimeError: nesting deeper than the parser's recursion limit.
-                    raise HTTPException(400, "request body is not valid JSON")
+                    raise InvalidBody("request body is not valid JSON")
         return self._json
 
     def form(self):

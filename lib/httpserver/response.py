@@ -20,14 +20,12 @@ class Response:
         self.headers = dict(headers) if headers else {}
         if isinstance(body, str):
             body = body.encode()
-            if content_type is None and body:
-                content_type = TEXT
-        elif content_type is None and body:
+        if content_type is None and body:
             for name in self.headers:
                 if name.lower() == "content-type":
                     break
             else:
-                content_type = BINARY
+                content_type = TEXT
         if content_type is not None:
             self.headers["Content-Type"] = content_type
         self.body = body
@@ -54,7 +52,19 @@ class JSONResponse(Response):
     """A response whose body is data serialized as JSON."""
 
     def __init__(self, data, status_code=200, headers=None):
-        Response.__init__(self, json.dumps(data).encode(), status_code, headers, JSON)
+        Response.__init__(self, _dumps(data).encode(), status_code, headers, JSON)
+
+
+try:
+    # Non-ASCII text as UTF-8, not as \u escapes: what MicroPython's
+    # json.dumps writes (it takes no options), so both send the same bytes.
+    json.dumps("", ensure_ascii=False)
+
+    def _dumps(data):
+        return json.dumps(data, ensure_ascii=False)
+
+except TypeError:
+    _dumps = json.dumps
 
 
 def coerce(value):

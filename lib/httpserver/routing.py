@@ -1,5 +1,6 @@
-# URL patterns such as /users/<int:id>/files/<path:rest>, compiled once at
-# registration into a list of segments so matching needs no regex.
+# URL patterns such as /users/<int:id>, /file_<id>.txt or /mid/<path:p>/edit,
+# compiled once at registration into literal pieces and parameters, so that
+# matching is a few string comparisons and no regex.
 from .errors import HTTPException
 
 
@@ -10,114 +11,131 @@ def is_digits(text):
     return bool(text) and not text.strip("0123456789")
 
 
-def _string(segment):
-    return segment
+# A converter returns the value, or None when the text is not one.
+def _string(text):
+    return text
 
 
-def _int(segment):
-    if not is_digits(segment):
-        raise ValueError
-    return int(segment)
+def _int(text):
+    if is_digits(text[1:] if text[:1] == "-" else text):
+        return int(text)
 
 
-def _float(segment):
-    digits = segment[1:] if segment[:1] == "-" else segment
-    whole, dot, fraction = digits.partition(".")
+def _float(text):
+    whole, dot, fraction = (text[1:] if text[:1] == "-" else text).partition(".")
     if (
-        not (whole or fraction)
-        or (whole and not is_digits(whole))
-        or (fraction and not is_digits(fraction))
+        (whole or fraction)
+        and (not whole or is_digits(whole))
+        and (not fraction or is_digits(fraction))
     ):
-        raise ValueError
-    return float(segment)
+        return float(text)
 
 
+# None marks <path:...>, the one parameter that may span "/".
 CONVERTERS = {"string": _string, "str": _string, "int": _int, "float": _float, "path": None}
+
+
+def _match(pieces, index, path, start, params):
+    """Whether path[start:] matches pieces[index:]; fills params if it does."""
+    if index == len(pieces):
+        return start == len(path)
+    piece = pieces[index]
+    index += 1
+    if isinstance(piece, str):
+        return path.startswith(piece, start) and _match(
+            pieces, index, path, start + len(piece), params
+        )
+    name, convert = piece
+    limit = len(path)
+    if convert is not None and path.find("/", start) >= 0:
+        limit = path.find("/", start)  # only <path:...> takes a "/"
+    # The longest value first, as a greedy regex group takes; shorter ones
+    # when the rest does not match.
+    literal = pieces[index] if index < len(pieces) else ""
+    end = path.rfind(literal, start + 1, limit + len(literal))
+    while end > start:
+        # The rest first: a value is only cut out for an end that fits.
+        if _match(pieces, index, path, end, params):
+            value = path[start:end]
+            if convert is not None:
+                value = convert(value)
+            if value is not None:
+                params[name] = value
+                return True
+        if not literal:
+            return False
+        end = path.rfind(literal, start + 1, end - 1 + len(literal))
+    return False
+
+
+def _compile(pattern):
+    """The pattern's literal strings and (name, converter) parameters, in order."""
+    if not pattern.startswith("/"):
+        raise ValueError("bad route pattern %r" % pattern)
+    pieces = []
+    rest = pattern
+    while rest:
+        opening = rest.find("<")
+        literal = rest if opening < 0 else rest[:opening]
+        if ">" in literal:
+            raise ValueError("bad route pattern %r" % pattern)
+        if literal:
+            pieces.append(literal)
+        if opening < 0:
+            return pieces
+        rest = rest[opening + 1 :]
+        closing = rest.find(">")
+        kind, _, name = rest[:closing].rpartition(":")
+        kind = kind or "string"
+        if (
+            closing < 0
+            or "<" in rest[:closing]
+            or kind not in CONVERTERS
+            or not name
+            or not isinstance(pieces[-1], str)
+        ):
+            raise ValueError("bad route pattern %r" % pattern)
+        pieces.append((name, CONVERTERS[kind]))
+        rest = rest[closing + 1 :]
+    return pieces
 
 
 class Route:
     """One registered pattern with its handlers by method."""
 
     def __init__(self, pattern):
-        if not pattern.startswith("/"):
-            raise ValueError("a route pattern starts with '/': %r" % pattern)
         self.pattern = pattern
         self.handlers = {}
-        self.segments = None  # None for a pattern without parameters
-        self.tail = None  # name of a trailing <path:...> parameter
-        if "<" not in pattern:
-            return
-        segments = []
-        parts = pattern[1:].split("/")
-        for index, part in enumerate(parts):
-            if not part.startswith("<"):
-                if "<" in part or ">" in part:
-                    raise ValueError("a parameter must fill a whole segment: %r" % pattern)
-                segments.append(part)
-                continue
-            if not part.endswith(">"):
-                raise ValueError("unclosed parameter in %r" % pattern)
-            kind, _, name = part[1:-1].rpartition(":")
-            kind = kind or "string"
-            if kind not in CONVERTERS or not name:
-                raise ValueError("unknown converter %r in %r" % (kind, pattern))
-            if kind == "path":
-                if index != len(parts) - 1:
-                    raise ValueError("<path:...> must be last in %r" % pattern)
-                self.tail = name
-            else:
-                segments.append((name, CONVERTERS[kind]))
-        self.segments = segments
 
-    def match(self, parts):
-        """Converted parameters when the path, split at "/", matches; else None."""
-        segments = self.segments
-        count = len(segments)
-        if self.tail is None:
-            if len(parts) != count:
-                return None
-        elif len(parts) <= count:
+    def match(self, path):
+        """The converted parameters when path matches; else None."""
+        if not path.startswith(self.pieces[0]):
             return None
         params = {}
-        for index in range(count):
-            segment = segments[index]
-            part = parts[index]
-            if isinstance(segment, str):
-                if segment != part:
-                    return None
-            elif not part:
-                return None
-            else:
-                try:
-                    params[segment[0]] = segment[1](part)
-                except ValueError:
-                    return None
-        if self.tail is not None:
-            rest = "/".join(parts[count:])
-            if not rest:
-                return None
-            params[self.tail] = rest
-        return params
+        return params if _match(self.pieces, 0, path, 0, params) else None
 
 
 class Router:
     def __init__(self):
         self._fixed = {}  # pattern -> Route, found by one dict lookup
         self._dynamic = []  # Routes with parameters, tried in order
+        self._fallback = []  # static files: only for paths that no route claims
+        self._tiers = (self._dynamic, self._fallback)
 
-    def add(self, pattern, methods, handler):
-        route = self._fixed.get(pattern)
-        if route is None:
-            for candidate in self._dynamic:
-                if candidate.pattern == pattern:
-                    route = candidate
-                    break
+    def add(self, pattern, methods, handler, fallback=False):
+        routes = self._fallback if fallback else self._dynamic
+        route = None if fallback else self._fixed.get(pattern)
+        for candidate in routes:
+            if candidate.pattern == pattern:
+                route = candidate
         if route is None:
             route = Route(pattern)
-            if route.segments is None:
-                self._fixed[pattern] = route
+            pieces = _compile(pattern)  # checks a literal pattern too
+            if fallback or "<" in pattern:
+                route.pieces = pieces  # for match(); a literal is found by the dict
+                routes.append(route)
             else:
-                self._dynamic.append(route)
+                self._fixed[pattern] = route
         for method in methods:
             route.handlers[method.upper()] = handler
 
@@ -130,18 +148,18 @@ class Router:
             if handler is not None:
                 return handler, {}
             allowed = route.handlers
-        parts = None
-        for route in self._dynamic:
-            if parts is None:
-                parts = path[1:].split("/")
-            params = route.match(parts)
-            if params is None:
-                continue
-            handler = _pick(route.handlers, method)
-            if handler is not None:
-                return handler, params
-            if allowed is None:
-                allowed = route.handlers
+        for routes in self._tiers:
+            for route in routes:
+                params = route.match(path)
+                if params is None:
+                    continue
+                handler = _pick(route.handlers, method)
+                if handler is not None:
+                    return handler, params
+                if allowed is None:
+                    allowed = route.handlers
+            if allowed is not None:
+                break  # a route claims the path: its methods decide (405)
         if allowed is None:
             raise HTTPException(404)
         return None, allowed_methods(allowed)
@@ -149,8 +167,11 @@ class Router:
 
 def _pick(handlers, method):
     handler = handlers.get(method)
-    if handler is None and method == "HEAD":
-        handler = handlers.get("GET")
+    if handler is None:
+        if method == "HEAD":
+            handler = handlers.get("GET")
+        if handler is None:
+            handler = handlers.get("*")
     return handler
 
 

@@ -120,19 +120,25 @@ class Server:
         self.idle_ms = int(app.keepalive_timeout * 1000)
         self.scheme = "http"
 
-    async def serve(self, host, port, ssl=None):
+    async def serve(self, host, port, ssl=None, socket=None):
         app = self.app
         for hook in app._startup:
             await runtime.call(hook)
-        listener, app.port = await runtime.listen(
-            self._accept, host, port, app.max_connections, ssl
-        )
-        app.host = host
+        if socket is None:
+            listener, app.port = await runtime.listen(
+                self._accept, host, port, app.max_connections, ssl
+            )
+            app.host = host
+            where = "%s:%d" % (host, app.port)
+        else:
+            from .unixsocket import listen_unix
+
+            listener, where = await listen_unix(self._accept, socket, app.max_connections, ssl)
         if ssl is not None:
             self.scheme = "https"
         runtime.install_signal_handlers(app)
         app._now_listening(None)
-        runtime.announce("Serving on %s://%s:%d/" % (self.scheme, host, app.port))
+        runtime.announce("Serving on %s://%s/" % (self.scheme, where))
         # One loop both enforces the deadlines and notices stop(): no Event
         # to set across threads (sync handlers run in workers on CPython).
         period = max(0.02, min(app.read_timeout / 4, app.keepalive_timeout / 4, 0.25))
