@@ -263,6 +263,31 @@ def source_files(lib_dir, device_dir, exclude):
     return out
 
 
+def compiled_templates(templates_dir, out_dir):
+    """[(local .py, remote)]: each template below templates_dir compiled to the
+    module httpserver.templates.load() imports first (lib/tpl_<name>.py), so
+    the board never compiles a template."""
+    templates_dir = Path(templates_dir)
+    if not templates_dir.is_dir():
+        return []
+    sys.path.insert(0, str(LIB))
+    from httpserver import templates
+
+    out = []
+    for path in sorted(p for p in templates_dir.rglob("*") if p.is_file()):
+        name = path.relative_to(templates_dir).as_posix()
+        module = templates.module_name(name)
+        try:
+            source = templates.compile_source(path.read_text(), name)
+        except templates.TemplateError as e:
+            raise UsageError("template %s: %s" % (path, e))
+        target = Path(out_dir) / "templates-py" / (module + ".py")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(source)
+        out.append((target, "lib/" + module + ".py"))
+    return out
+
+
 def build(files, out_dir, mpy_cross=None, arch=None):
     """Compile .py files (but boot.py/main.py) to .mpy; returns [(bytes, remote)]."""
     result = []
@@ -670,6 +695,7 @@ def deploy(args, environ=os.environ):
             )
 
         with tempfile.TemporaryDirectory(prefix="deploy-") as tmp:
+            files += compiled_templates(Path(args.device) / "templates", tmp)
             plan = build(files, tmp, mpy_cross, arch)
         if mpy_cross:
             check_mpy_headers(plan, info, mpy_cross)

@@ -265,10 +265,12 @@ def encode_head(status, headers, extra=""):
     for name, value in headers.items():
         if name.lower() in _FRAMING_FIELDS:
             continue
-        value = str(value)
-        if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
-            raise ValueError("line break in response header " + name)
-        lines.append("%s: %s\r\n" % (name, value))
+        # A list value is several fields of one name (Set-Cookie).
+        for item in value if isinstance(value, list) else (value,):
+            item = str(item)
+            if "\n" in item or "\r" in item or "\n" in name or "\r" in name:
+                raise ValueError("line break in response header " + name)
+            lines.append("%s: %s\r\n" % (name, item))
     lines.append(extra)
     lines.append("\r\n")
     return "".join(lines).encode()

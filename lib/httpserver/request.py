@@ -55,6 +55,13 @@ class Request:
             self._query_params = parse_query(self.query_string)
         return self._query_params
 
+    @property
+    def cookies(self):
+        """The request's cookies as a dict (parsed on first use)."""
+        from .cookies import request_cookies
+
+        return request_cookies(self)
+
     def text(self):
         try:
             return self.body.decode()

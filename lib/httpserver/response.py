@@ -48,6 +48,18 @@ class Response:
         self.encoded = True
         return head
 
+    def set_cookie(self, *args, **kwargs):
+        """Add a Set-Cookie field (see httpserver.cookies.set_cookie)."""
+        from .cookies import set_cookie
+
+        set_cookie(self, *args, **kwargs)
+
+    def delete_cookie(self, *args, **kwargs):
+        """Tell the client to drop a cookie (see httpserver.cookies.delete_cookie)."""
+        from .cookies import delete_cookie
+
+        delete_cookie(self, *args, **kwargs)
+
     async def write(self, writer, send_body, connection="", version="HTTP/1.1"):
         body = self.body
         if isinstance(body, str):
