@@ -10,7 +10,7 @@ app = App()
 @app.get("/page")
 def page(request):
     rows = int(request.query_params.get("rows", ["3"])[0])
-    return render_template("page.html", title="Board", rows=range(rows), note="<b>bold</b>")
+    return render_template("table.html", title="Board", rows=range(rows))
 
 
 app.run(host="127.0.0.1", port=int(sys.argv[1]) if len(sys.argv) > 1 else 0)

@@ -256,6 +256,13 @@ def reason(status):
 _FRAMING_FIELDS = ("content-length", "transfer-encoding")
 
 
+def _field(name, value):
+    value = str(value)
+    if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
+        raise ValueError("line break in response header " + name)
+    return "%s: %s\r\n" % (name, value)
+
+
 def encode_head(status, headers, extra=""):
     """Status line and header fields of a response, ending with the blank line.
 
@@ -265,12 +272,12 @@ def encode_head(status, headers, extra=""):
     for name, value in headers.items():
         if name.lower() in _FRAMING_FIELDS:
             continue
-        # A list value is several fields of one name (Set-Cookie).
-        for item in value if isinstance(value, list) else (value,):
-            item = str(item)
-            if "\n" in item or "\r" in item or "\n" in name or "\r" in name:
-                raise ValueError("line break in response header " + name)
-            lines.append("%s: %s\r\n" % (name, item))
+        if isinstance(value, list):
+            # Several fields of one name (Set-Cookie): one line each.
+            for item in value:
+                lines.append(_field(name, item))
+        else:
+            lines.append(_field(name, value))
     lines.append(extra)
     lines.append("\r\n")
     return "".join(lines).encode()

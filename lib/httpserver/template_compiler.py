@@ -4,7 +4,7 @@ Loaded only to compile a template from its text: on a board, tools/deploy.py
 has compiled them already.
 """
 
-from .templates import TemplateError
+from .templates import TemplateError, _gathered, _pieces
 
 _BUILTINS = (
     "len range str int float round min max abs sorted enumerate zip list dict bool sum any all "
@@ -44,7 +44,7 @@ def _names(expression):
     return names
 
 
-def _tokens(source):
+def _tokens(source, name):
     """(kind, text, line) for each piece: "text", "{{", "{%"; comments dropped."""
     position = 0
     line = 1
@@ -64,7 +64,7 @@ def _tokens(source):
         closer = {"{{": "}}", "{%": "%}", "{#": "#}"}[opener]
         end = source.find(closer, start + 2)
         if end < 0:
-            raise TemplateError("line %d: %s is never closed" % (line, opener))
+            raise TemplateError("%s, line %d: %s is never closed" % (name, line, opener))
         inner = source[start + 2 : end]
         position = end + 2
         if opener == "{%" and source[position : position + 1] == "\n":
@@ -78,117 +78,141 @@ def _tokens(source):
         line += source.count("\n", start, position)
 
 
-def _translate(source, name):
-    code = ["def render(_c, _e, _t, _inc, _at):"]
-    checks = []  # (line, statement) to find which tag a SyntaxError is in
-    names = []
-    loop_names = []
-    blocks = []
-    pending = []  # text not yet emitted (merged into one yield)
-    last_line = [0]
+class _Writer:
+    """Python lines of the render function, with the bookkeeping of blocks."""
 
-    def indent():
-        return "    " * (len(blocks) + 1)
+    def __init__(self, name):
+        self.name = name
+        self.code = []
+        self.checks = []  # (line, statement): to find which tag a SyntaxError is in
+        self.names = []  # values the expressions read
+        self.blocks = []  # [kind, depth outside, depth of its last if, line, loop names]
+        self.depth = 1
+        self.pending = []  # text not yet yielded (merged into one yield)
+        self.line = 0
 
-    def flush():
-        if pending:
-            code.append(indent() + "yield %r" % "".join(pending))
-            del pending[:]
+    def fail(self, line, message):
+        raise TemplateError("%s, line %d: %s" % (self.name, line, message))
 
-    def statement(text, line, check):
-        flush()
-        if line != last_line[0]:
-            code.append(indent() + "_at.line = %d" % line)
-            last_line[0] = line
-        code.append(indent() + text)
-        checks.append((line, check))
+    def emit(self, text, depth=None):
+        self.code.append("    " * (self.depth if depth is None else depth) + text)
 
-    def uses(expression):
+    def flush(self):
+        if self.pending:
+            self.emit("yield %r" % "".join(self.pending))
+            self.pending = []
+
+    def statement(self, text, line, check):
+        self.flush()
+        if line != self.line:
+            self.emit("_at[0] = %d" % line)
+            self.line = line
+        self.emit(text)
+        self.checks.append((line, check))
+
+    def uses(self, expression):
         for found in _names(expression):
-            if found not in names:
-                names.append(found)
+            if found not in self.names:
+                self.names.append(found)
 
-    for kind, text, line in _tokens(source):
+    def open(self, kind, line, loop_names=()):
+        self.blocks.append([kind, self.depth - 1, self.depth - 1, line, loop_names])
+        self.emit("pass")
+
+    def top(self, kind, word, line):
+        if not self.blocks or self.blocks[-1][0] != kind:
+            self.fail(line, "{%% %s %%} without {%% %s %%}" % (word, kind))
+        self.flush()
+        return self.blocks[-1]
+
+    def expression(self, text, line):
+        expression, bar, flag = text.rpartition("|")
+        function = "_t"
+        if not (bar and flag.strip() == "safe"):
+            expression, function = text, "_e"
+        if not expression.strip():
+            self.fail(line, "empty {{ }}")
+        self.uses(expression)
+        self.statement("yield %s(%s)" % (function, expression.strip()), line, "(%s)" % expression)
+
+    def tag(self, text, line):
+        word, _, rest = text.partition(" ")
+        rest = rest.strip()
+        if word == "if":
+            self.uses(rest)
+            self.statement("if %s:" % rest, line, "if (%s): pass" % rest)
+            self.depth += 1
+            self.open("if", line)
+        elif word == "elif":
+            # else: + if, one level deeper: a statement between if and elif would end the if.
+            block = self.top("if", word, line)
+            self.uses(rest)
+            self.emit("else:", block[2])
+            self.depth = block[2] + 1
+            self.line = 0
+            self.statement("if %s:" % rest, line, "if (%s): pass" % rest)
+            block[2] += 1
+            self.depth += 1
+            self.emit("pass")
+        elif word == "else":
+            block = self.top("if", word, line)
+            self.emit("else:", block[2])
+            self.depth = block[2] + 1
+            self.line = 0
+            self.emit("pass")
+        elif word == "endif":
+            self.depth = self.top("if", word, line)[1]
+            self.blocks.pop()
+            self.line = 0
+        elif word == "for":
+            target, found, iterable = rest.partition(" in ")
+            if not found or not target.strip():
+                self.fail(line, "{% for %} needs 'name in values'")
+            self.uses(iterable)
+            check = "for %s in (%s): pass" % (target, iterable)
+            self.statement("for %s in %s:" % (target, iterable), line, check)
+            self.depth += 1
+            self.open("for", line, [n.strip() for n in target.split(",") if n.strip()])
+        elif word == "endfor":
+            self.depth = self.top("for", word, line)[1]
+            self.blocks.pop()
+            self.line = 0
+        elif word == "include":
+            # Loop variables go along: a row template sees its row.
+            visible = [n for block in self.blocks for n in block[4]]
+            extra = "{%s}" % ", ".join("%r: %s" % (n, n) for n in visible)
+            self.statement(
+                "yield from _inc(%r, _d, _c, %s)" % (rest.strip("\"'"), extra), line, "pass"
+            )
+        else:
+            self.fail(line, "unknown tag {%% %s %%}" % word)
+
+    def source(self):
+        if self.blocks:
+            block = self.blocks[-1]
+            self.fail(block[3], "{%% %s %%} is never closed" % block[0])
+        self.flush()
+        head = ["def render(_c, _d, _e, _t, _inc, _at):"]
+        head += ["    %s = _c.get(%r)" % (n, n) for n in self.names]
+        tail = ["    return", "    yield", "NAME = %r" % self.name]
+        return "\n".join(head + self.code + tail) + "\n"
+
+
+def _translate(source, name):
+    writer = _Writer(name)
+    for kind, text, line in _tokens(source, name):
         if kind == "text":
-            pending.append(text)
+            writer.pending.append(text)
         elif kind == "strip":
             # The indentation before a block tag alone on its line goes too.
+            pending = writer.pending
             if pending and pending[-1].endswith(text):
                 pending[-1] = pending[-1][: len(pending[-1]) - len(text)]
         elif kind == "{{":
-            expression, bar, flag = text.rpartition("|")
-            if bar and flag.strip() == "safe":
-                function = "_t"
-            else:
-                expression, function = text, "_e"
-            if not expression.strip():
-                raise TemplateError("%s, line %d: empty {{ }}" % (name, line))
-            uses(expression)
-            statement("yield %s(%s)" % (function, expression.strip()), line, "(%s)" % expression)
+            writer.expression(text, line)
         else:
-            word, _, rest = text.partition(" ")
-            rest = rest.strip()
-            if word == "if":
-                uses(rest)
-                statement("if %s:" % rest, line, "if (%s): pass" % rest)
-                blocks.append("if")
-                code.append(indent() + "pass")
-            elif word == "elif":
-                if not blocks or blocks[-1] != "if":
-                    raise TemplateError("%s, line %d: elif outside if" % (name, line))
-                flush()
-                blocks.pop()
-                uses(rest)
-                # The line is set inside the condition: a statement would end the if.
-                code.append(indent() + "elif _at(%d) or (%s):" % (line, rest))
-                checks.append((line, "if (%s): pass" % rest))
-                last_line[0] = 0
-                blocks.append("if")
-                code.append(indent() + "pass")
-            elif word == "else":
-                if not blocks or blocks[-1] != "if":
-                    raise TemplateError("%s, line %d: else outside if" % (name, line))
-                flush()
-                blocks.pop()
-                code.append(indent() + "else:")
-                blocks.append("if")
-                code.append(indent() + "pass")
-            elif word == "for":
-                target, found, iterable = rest.partition(" in ")
-                if not found:
-                    raise TemplateError("%s, line %d: for needs 'name in values'" % (name, line))
-                uses(iterable)
-                statement(
-                    "for %s in %s:" % (target, iterable),
-                    line,
-                    "for %s in (%s): pass" % (target, iterable),
-                )
-                blocks.append("for")
-                code.append(indent() + "pass")
-                loop_names.append([n.strip() for n in target.split(",") if n.strip()])
-            elif word in ("endif", "endfor"):
-                if not blocks or blocks[-1] != word[3:]:
-                    raise TemplateError("%s, line %d: unexpected %s" % (name, line, word))
-                flush()
-                blocks.pop()
-                if word == "endfor":
-                    loop_names.pop()
-            elif word == "include":
-                included = rest.strip("\"'")
-                visible = [n for names_ in loop_names for n in names_]
-                extra = "{%s}" % ", ".join("%r: %s" % (n, n) for n in visible)
-                statement("yield from _inc(%r, _c, %s)" % (included, extra), line, "pass")
-            else:
-                raise TemplateError("%s, line %d: unknown tag {%% %s %%}" % (name, line, word))
-    if blocks:
-        raise TemplateError("%s: {%% %s %%} is never closed" % (name, blocks[-1]))
-    flush()
-    header = ["    %s = _c.get(%r)" % (n, n) for n in names]
-    code[1:1] = header
-    code.append("    return")
-    code.append("    yield")
-    code.append("NAME = %r" % name)
-    return "\n".join(code) + "\n", checks
+            writer.tag(text, line)
+    return writer.source(), writer.checks
 
 
 def compile_source(source, name="<template>"):
@@ -200,7 +224,8 @@ def compile_source(source, name="<template>"):
 
 def compile_function(source, name="<template>"):
     """The render function of a template's text."""
-    return _function(*_translate(source, name), name)
+    text, checks = _translate(source, name)
+    return _function(text, checks, name)
 
 
 def _function(text, checks, name):
@@ -215,3 +240,13 @@ def _function(text, checks, name):
                 raise TemplateError("%s, line %d: invalid syntax (%s)" % (name, line, exc))
         raise TemplateError("%s: invalid syntax" % name)
     return namespace["render"]
+
+
+def module_name(name):
+    """The module tools/deploy.py compiles template name to: tpl_ and the name's letters."""
+    return "tpl_" + "".join(c if c.isalpha() or c.isdigit() else "_" for c in name)
+
+
+def render_string(source, name="<string>", directory="templates", **values):
+    """A template given as text rendered as one string (compiled at each call)."""
+    return "".join(_gathered(_pieces(compile_function(source, name), name, directory, values)))
