@@ -12,7 +12,8 @@ import sys
 import time
 
 import pytest
-from conftest import LIB, REPO, RUNTIMES, as_on_a_board, runtime_command, runtime_env, start_server
+from conftest import REPO, RUNTIMES, as_on_a_board, runtime_command, runtime_env, start_server
+from httpserver.testing import TestClient
 
 APPS = REPO / "host_tests" / "apps"
 APP = APPS / "extensions_app.py"
@@ -89,10 +90,95 @@ def test_test_client_answers_as_the_server_does(app, tmp_path):
         assert sorted(tuple(f) for f in answer[1]) == served, (method, path)
 
 
+def test_test_client_runs_hooks_and_error_handlers():
+    from httpserver import App, abort
+
+    app = App()
+    seen = []
+
+    @app.before_request
+    def block(request):
+        if request.path == "/blocked":
+            return "blocked", 403
+
+    @app.after_request
+    def stamp(request, response):
+        seen.append((request.path, response.status_code))
+        response.headers["X-Seen"] = "yes"
+
+    @app.errorhandler(KeyError)
+    def missing_key(request, exc):
+        return {"missing": str(exc)}, 422
+
+    @app.get("/key")
+    def key(request):
+        return {}["nope"]
+
+    @app.get("/teapot")
+    async def teapot(request):
+        abort(418, "short and stout")
+
+    @app.get("/stream")
+    def stream(request):
+        from httpserver import StreamingResponse
+
+        return StreamingResponse((str(i) for i in range(3)), content_type="text/plain")
+
+    client = TestClient(app)
+    answer = client.get("/blocked")
+    assert (answer.status_code, answer.text, answer.headers["x-seen"]) == (403, "blocked", "yes")
+    answer = client.get("/key")
+    assert (answer.status_code, answer.json()) == (422, {"missing": "'nope'"})
+    answer = client.get("/teapot")
+    assert (answer.status_code, answer.json()) == (418, {"error": "short and stout"})
+    answer = client.get("/stream")
+    assert (answer.text, answer.headers["transfer-encoding"]) == ("012", "chunked")
+    answer = client.head("/stream")
+    assert (answer.status_code, answer.body) == (200, b"")
+    assert client.get("/%zz").status_code == 400  # a bad target, before dispatch
+    assert seen == [
+        ("/blocked", 403),
+        ("/key", 422),
+        ("/teapot", 418),
+        ("/stream", 200),
+        ("/stream", 200),
+    ]
+
+
+def test_several_cookies_through_asgi():
+    import asyncio
+
+    sys.path.insert(0, str(APPS))
+    from extensions_app import app as extensions
+
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/set-cookies",
+        "raw_path": b"/set-cookies",
+        "query_string": b"",
+        "headers": [],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    asyncio.run(extensions(scope, receive, send))
+    cookies = [v for k, v in sent[0]["headers"] if k.lower() == b"set-cookie"]
+    assert [c.split(b";")[0] for c in cookies] == [b"theme=dark", b"lang=en", b"old="]
+
+
 def test_test_client_keeps_cookies_and_sends_json_and_forms():
-    sys.path.insert(0, str(LIB))
     from httpserver import App
-    from httpserver.testing import TestClient
 
     app = App()
 
@@ -209,7 +295,6 @@ def test_session_kept_in_a_signed_cookie(app):
 
 
 def forged_cookies(cookie):
-    sys.path.insert(0, str(LIB))
     from httpserver.sessions import Sessions
 
     value = cookie.split("=", 1)[1]
@@ -281,10 +366,8 @@ def test_cors_headers_on_an_allowed_request_and_errors(app):
 
 
 def test_cors_refuses_any_origin_with_credentials():
-    sys.path.insert(0, str(LIB))
     from httpserver import App
     from httpserver.cors import cors
-    from httpserver.testing import TestClient
 
     with pytest.raises(ValueError):
         cors(App(), origins="*", credentials=True)
