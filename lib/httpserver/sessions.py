@@ -145,9 +145,13 @@ class Sessions:
         if session is None or not session.modified:
             return
         if session:
+            value = self.encode(session.data)
+            if len(value) > 4000:
+                # Browsers drop a cookie over 4 KB without a word: fail here instead.
+                raise ValueError("session data too large for a cookie (%d bytes)" % len(value))
             response.set_cookie(
                 self.cookie_name,
-                self.encode(session.data),
+                value,
                 max_age=self.max_age,
                 path=self.path,
                 secure=self.secure,
