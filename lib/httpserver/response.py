@@ -31,6 +31,18 @@ class Response:
         self.body = body
         self.status_code = status_code
 
+    def set_cookie(self, *args, **kwargs):
+        """Add a Set-Cookie field (see httpserver.cookies.set_cookie)."""
+        from .cookies import set_cookie
+
+        set_cookie(self, *args, **kwargs)
+
+    def delete_cookie(self, *args, **kwargs):
+        """Tell the client to drop a cookie (see httpserver.cookies.delete_cookie)."""
+        from .cookies import delete_cookie
+
+        delete_cookie(self, *args, **kwargs)
+
     def content_length(self):
         """The body's size in bytes, or None when only its end will tell."""
         body = self.body
