@@ -43,17 +43,6 @@ def has_control(value):
     return False
 
 
-def ascii_lower(text):
-    """text with A-Z lowered and nothing else changed.
-
-    CPython's str.lower() also maps some non-ASCII letters to ASCII ones
-    (KELVIN SIGN to "k"), which would let "chun\\u212aed" pass as "chunked".
-    """
-    if not text or max(text) < "\x80":
-        return text.lower()
-    return text.encode().lower().decode()
-
-
 def decode(data):
     """Strict UTF-8 to str; anything else is a 400.
 
@@ -80,30 +69,6 @@ def decode(data):
     return text
 
 
-def check_request_start(data):
-    """Refuse at once bytes that cannot begin a request.
-
-    data is what has arrived of a request whose head is not complete yet,
-    after any empty lines before it; only its first line (to the first
-    CRLF, or all of it) is looked at. A control byte or a method that is
-    not a token there cannot become a request however long the client goes
-    on: raises the 400 now instead of waiting for the rest of the head.
-    """
-    end = data.find(b"\r\n")
-    if end < 0:
-        end = len(data)
-        if end and data[end - 1] == 13:
-            end -= 1  # this CR may begin the line's CRLF
-    if not end:
-        return
-    line = memoryview(data)[:end]
-    if min(line) < 32 or data.find(b"\x7f", 0, end) >= 0:
-        raise bad_request("malformed request line")
-    space = data.find(b" ", 0, end)
-    if not is_token(line[:space] if space >= 0 else line):
-        raise bad_request("invalid method")
-
-
 def parse_head(head, max_headers, headers=None):
     """Parse a request head (without the final CRLF CRLF).
 
@@ -128,15 +93,7 @@ def parse_head(head, max_headers, headers=None):
         raise bad_request("invalid request target")
     version = head[second + 1 : line_end]
     if version != b"HTTP/1.1" and version != b"HTTP/1.0":
-        if (
-            len(version) == 8
-            and version[:5] == b"HTTP/"
-            and version[5] in b"0123456789"
-            and version[6] == 46
-            and version[7] in b"0123456789"
-        ):
-            raise HTTPException(505)
-        raise bad_request("invalid HTTP version")
+        _unusual().refuse_version(version)
     # Counted before any field is taken apart: the limit must hold without
     # first allocating what it limits.
     if head.count(b"\r\n", line_end) > max_headers:
@@ -246,10 +203,11 @@ def body_framing(headers, version):
 def wants_keep_alive(version, connection):
     """Whether the client asked to keep the connection open after this exchange."""
     if connection:
-        connection = ascii_lower(connection)
-        if "close" in connection:
+        # As ASCII bytes: CPython's str.lower() turns a KELVIN SIGN into "k".
+        connection = connection.encode().lower()
+        if b"close" in connection:
             return False
-        if "keep-alive" in connection:
+        if b"keep-alive" in connection:
             return True
     return version == "HTTP/1.1"
 
@@ -275,34 +233,13 @@ def split_target(target):
     if not target.startswith("/"):
         if target == "*":
             return "*", ""
-        target = _origin_form(target)
+        target = _unusual().origin_form(target)
     query = ""
     mark = target.find("?")
     if mark >= 0:
         query = target[mark + 1 :]
         target = target[:mark]
     return unquote(target.encode()), query
-
-
-def _origin_form(target):
-    """The path and query of an absolute-form target (RFC 9112 3.2.2)."""
-    scheme = target.find("://")
-    start = scheme + 3
-    end = len(target)
-    for c in "/?":
-        found = target.find(c, start)
-        if 0 <= found < end:
-            end = found
-    # scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), and a host.
-    if scheme <= 0 or end == start or target[start] == ":":
-        raise bad_request("invalid request target")
-    # Checked as bytes: no str made per character.
-    for i, c in enumerate(target[:scheme].encode()):
-        if not (97 <= c | 32 <= 122 or i and (48 <= c <= 57 or c in b"+-.")):
-            raise bad_request("invalid request target")
-    if not _is_authority(target[start:end]):
-        raise bad_request("invalid request target")
-    return target[end:] if target.startswith("/", end) else "/" + target[end:]
 
 
 def parse_query(query):
@@ -423,7 +360,7 @@ def encode_head(status, headers, fields="", date=None, version="HTTP/1.1"):
             raise ValueError("invalid response header name %r" % name)
         # Only names of these lengths need a closer look.
         if len(name) in (4, 10, 14, 17):
-            lowered = ascii_lower(name)
+            lowered = name.lower()  # none of these names has a "k" (see wants_keep_alive)
             if lowered == "date":
                 date = None
             elif lowered in ("connection", "content-length", "transfer-encoding"):
@@ -448,3 +385,10 @@ def _add_line(lines, name, value):
     lines.append(": ")
     lines.append(value)
     lines.append("\r\n")
+
+
+def _unusual():
+    # Syntax ordinary clients never send, checked (and paid for in heap) when met.
+    from . import unusual
+
+    return unusual

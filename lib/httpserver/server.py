@@ -13,7 +13,6 @@ from .protocol import (
     FIXED,
     NO_BODY,
     body_framing,
-    check_request_start,
     encode_head,
     frame_response,
     parse_head,
@@ -363,7 +362,11 @@ class Server:
                 buffer = conn.buffer = buffer[2:]
             end = buffer.find(b"\r\n\r\n")
             if end < 0:
-                check_request_start(buffer)  # what cannot be HTTP is refused at once
+                # What cannot be HTTP is refused at once. Only a head that
+                # came in pieces gets here: the check loads when first needed.
+                from .unusual import check_request_start
+
+                check_request_start(buffer)
             line_end = buffer.find(b"\r\n")
             # The slack lets a head at a limit wait for its CRLF (CRLF CRLF).
             if line_end > app.max_request_line or (
