@@ -80,8 +80,21 @@ class App:
         return self.route(path, ("PATCH",))
 
     def static(self, url_prefix, directory):
-        """Serve the files below directory at url_prefix (GET and HEAD)."""
+        """Serve the files below directory at url_prefix (GET and HEAD).
+
+        A directory that does not exist is an error here, at start-up, rather
+        than a 404 for every file later (a typo, or the wrong current folder).
+        """
+        import os
+
         from .files import StaticFiles
+
+        try:
+            found = os.stat(str(directory))[0] & 0x4000
+        except OSError:
+            found = False
+        if not found:
+            raise ValueError("static: no folder %s (current folder %s)" % (directory, os.getcwd()))
 
         handler = StaticFiles(directory)
         prefix = url_prefix.rstrip("/")
