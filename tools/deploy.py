@@ -600,6 +600,7 @@ def package_json(lib_dir=LIB, exclude=("*cpython*.py",)):
 def parse_args(argv):
     ap = argparse.ArgumentParser(
         prog="deploy.py",
+        usage="%(prog)s --board BOARD --port PORT [options]",
         description=__doc__.split("\n\n")[0],
         epilog="Known boards: " + ", ".join(known_boards()),
     )
@@ -608,7 +609,7 @@ def parse_args(argv):
     ap.add_argument(
         "--dry-run",
         action="store_true",
-        help="compile and compare with the board, but change nothing on it",
+        help="compare with the board but write nothing (an app it was running is restarted)",
     )
     ap.add_argument("--no-mpy", action="store_true", help="copy .py sources instead of .mpy")
     ap.add_argument("--http-port", type=int, default=80, help="port the app serves on (default 80)")
