@@ -22,8 +22,8 @@ and `tools/deploy.py --port PATH` talk to it like to a board on a serial port:
   socket limit with RLIMIT_NOFILE (--no-socket-limit turns that off).
 * REPL: the unix port's own friendly REPL, raw REPL and raw-paste mode.
   Ctrl-C interrupts running code, in the raw REPL too (the unix port only
-  reacts to it in its friendly REPL: the virtual board sends SIGINT unless the
-  interpreter is waiting at a prompt). What the unix port does differently is
+  reacts to it in its friendly REPL: the virtual board sends SIGINT while the
+  interpreter runs code and handles that signal, the byte at a prompt). What the unix port does differently is
   emulated here, as the firmware does it:
     - Ctrl-D at an empty prompt (friendly or raw REPL), sys.exit(), or
       machine.soft_reset() is a soft reset: "MPY: soft reboot", a fresh
@@ -359,7 +359,7 @@ class VBoard:
         if self.trace:
             sys.stderr.write("vboard< %r\n" % data)
         if self.phase == "run":
-            if b"\x03" in data and not self._waiting_for_input():
+            if b"\x03" in data and self._runs_code():
                 # A board's UART turns Ctrl-C into KeyboardInterrupt in running
                 # code; the unix port only does so while its terminal is in
                 # cooked mode, never in the raw REPL. So: a signal, not a byte.
@@ -369,7 +369,9 @@ class VBoard:
             return
         # The board is starting: hold input until its REPL waits for it.
         # Ctrl-C interrupts boot.py/main.py once they run, as on a board.
-        if b"\x03" in data:
+        # Once main.py has ended, Ctrl-C is for the coming prompt: a byte that
+        # must not interrupt the next boot's main.py.
+        if b"\x03" in data and self.phase not in ("boot_prompt", "to_friendly"):
             data = data.replace(b"\x03", b"")
             if self.phase in ("boot_out", "boot_err"):
                 self._interrupt()
@@ -377,16 +379,24 @@ class VBoard:
                 self.pending_intr = True
         self.held += data
 
-    def _waiting_for_input(self):
-        """Is the interpreter blocked reading the console (a REPL prompt)?"""
-        if self.child_in:
-            return False  # it has not read what it was sent yet
+    def _runs_code(self):
+        """Is the interpreter running code (not waiting at a REPL prompt)?
+
+        Only then does a board take Ctrl-C as an interrupt. The unix port's
+        SIGINT handler is not always installed at a prompt (there the signal
+        would end it), and a prompt is a read() of the console.
+        """
+        proc = "/proc/%d/" % self.child.pid
         try:
-            with open("/proc/%d/syscall" % self.child.pid) as f:
+            with open(proc + "syscall") as f:
                 call = f.read().split()
-        except OSError:
-            return True
-        return call[:2] == [READ_SYSCALL, "0x0"]  # read(0, ...)
+            with open(proc + "status") as f:
+                caught = [x for x in f if x.startswith("SigCgt:")][0].split()[1]
+        except (OSError, IndexError):
+            return False
+        if call[:2] == [READ_SYSCALL, "0x0"]:  # read(0, ...): at a prompt
+            return False
+        return bool(int(caught, 16) & (1 << (signal.SIGINT - 1)))
 
     def _interrupt(self):
         self.child_in = bytearray(b"\x03") + self.child_in
