@@ -13,8 +13,8 @@ Values, their types and units (None, JSON null, when the platform cannot tell):
     simulated    bool   true when values describe a simulated board (CPython)
     hostname     str
     uptime_s     int    seconds since boot (since start on the unix port and CPython)
-    heap_free    int    bytes
-    heap_used    int    bytes
+    heap_free    int    bytes, after a collection (what the app can still allocate)
+    heap_used    int    bytes, after a collection (what live objects take)
     heap_total   int    bytes
     fs_free      int    bytes free on the filesystem holding the app
     fs_total     int    bytes
@@ -161,8 +161,10 @@ class Probe:
         return self._up_ms // 1000
 
     def _heap(self):
-        # Both figures at once, so that used + free == total in one reading.
+        # Both figures at once, so that used + free == total in one reading;
+        # after a collection, so that garbage does not count as used.
         if self._mem is None:
+            gc.collect()
             self._mem = (gc.mem_alloc(), gc.mem_free())
         return self._mem
 

@@ -22,7 +22,8 @@ Add your own value and route in a few lines, in main.py before run()::
     status.run()
 
 The value appears on the page (in an "App" card), in /api/status and in
-/events; a value function that raises gives null, like a built-in value.
+/events; a value function that raises gives null, like a built-in value,
+and its first error is printed (the key and the exception).
 The values themselves come from the probe module (see probe.py).
 """
 
@@ -54,6 +55,7 @@ class StatusApp(App):
 app = StatusApp()
 
 _extra = []  # (key, label, unit, function) added with value()
+_failed = []  # keys of app values that raised (each is logged once)
 _probe_obj = None
 _requests = 0  # responses produced
 _inflight = 0  # requests being handled
@@ -117,8 +119,11 @@ def read():
             data[key] = function()
         except MemoryError:
             raise
-        except Exception:
+        except Exception as e:
             data[key] = None
+            if key not in _failed:  # once, not at every reading
+                _failed.append(key)
+                print("status: value %s failed: %s: %s" % (key, type(e).__name__, e))
     return data
 
 

@@ -520,7 +520,114 @@ def test_dry_run_writes_nothing(tmp_path, vboard):
     assert vb.snapshot() == {}
 
 
+def test_dry_run_leaves_the_running_app_running(tmp_path, vboard):
+    vb = vboard("esp32")
+    port = free_port()
+    vb.flash.mkdir(exist_ok=True)
+    (vb.flash / "main.py").write_text(
+        textwrap.dedent("""\
+        import socket
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(socket.getaddrinfo("127.0.0.1", %d)[0][-1])
+        s.listen(2)
+        while True:
+            c, _ = s.accept()
+            c.recv(512)
+            c.send(b"HTTP/1.0 200 OK\\r\\n\\r\\nrunning")
+            c.close()
+        """)
+        % port
+    )
+    vb.press_reset()
+    url = "http://127.0.0.1:%d/" % port
+    assert wait_for(lambda: fetch(url)[1]) == b"running"
+    before = vb.snapshot()
+    proc = run_deploy(
+        tmp_path,
+        "--board",
+        "esp32",
+        "--port",
+        vb.link,
+        "--dry-run",
+        "--device",
+        tiny_app(tmp_path / "t", "v1"),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "would copy" in proc.stdout
+    assert wait_for(lambda: fetch(url)[1]) == b"running", proc.stdout
+    assert vb.snapshot() == before
+
+
+def wait_for(probe, timeout=10):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return probe()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 # -- the virtual board itself -----------------------------------------------------
+def test_ctrl_c_stops_what_a_client_left_running(tmp_path, vboard):
+    vb = vboard("esp32")
+    (tmp_path / "loop.py").write_text("import time\nwhile True:\n    time.sleep(0.05)\n")
+    for command in (["exec", "while True:\n    pass"], ["run", str(tmp_path / "loop.py")]):
+        client = subprocess.Popen(
+            [sys.executable, "-m", "mpremote", "connect", str(vb.link)] + command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1.5)
+        client.kill()  # the client goes away; the loop keeps running on the board
+        client.wait()
+        assert mpremote(vb.link, "exec", "print(6 * 7)").strip() == "42", command
+
+
+def test_vboard_filesystem_is_confined_to_the_flash_folder(tmp_path, vboard):
+    vb = vboard("esp32")
+    outside = "vboard-escape-%d.txt" % os.getpid()
+    (tmp_path / "x.py").write_text("X = 1\n")
+    mpremote(vb.link, "fs", "mkdir", ":/lib")
+    mpremote(vb.link, "fs", "cp", str(tmp_path / "x.py"), ":/lib/x.py")
+    out = mpremote(
+        vb.link,
+        "exec",
+        textwrap.dedent("""\
+        import os
+        for path in ("/top.txt", "/../../%(o)s", "../%(o)s", "/lib/../../lib/%(o)s"):
+            with open(path, "w") as f:
+                f.write("x")
+        os.chdir("/lib")
+        os.chdir("../../..")
+        print(os.getcwd())
+        print(sorted(os.listdir()) == sorted(os.listdir("/..")) and sorted(os.listdir()))
+        """)
+        % {"o": outside},
+    )
+    expected = sorted(["lib", "top.txt", outside])
+    assert out.splitlines() == ["/", str(expected)], out
+    assert (vb.flash / "lib" / "x.py").read_text() == "X = 1\n"
+    assert (vb.flash / "top.txt").exists() and (vb.flash / "lib" / outside).exists()
+    for folder in (Path("/"), Path("/lib"), tmp_path, vb.flash.parent):
+        assert not (folder / outside).exists(), folder
+
+
+def test_vboard_lists_sizes_and_reports_the_board_flash(tmp_path, vboard):
+    vb = vboard("pico_w")
+    (tmp_path / "data.bin").write_bytes(b"x" * 5000)
+    mpremote(vb.link, "fs", "cp", str(tmp_path / "data.bin"), ":data.bin")
+    assert re.search(r"^\s*5000 data\.bin$", mpremote(vb.link, "ls"), re.M)
+    out = mpremote(
+        vb.link, "exec", "import os; s = os.statvfs('/'); print(s[0] * s[2], s[0] * s[3])"
+    )
+    total, free = map(int, out.split())
+    assert total == board_json("pico_w")["fs_bytes"]
+    assert total - free == 8192  # the file's two blocks
+
+
 def test_vboard_speaks_raw_repl_to_mpremote(tmp_path, vboard):
     vb = vboard("esp32")
     assert mpremote(vb.link, "exec", "print(6 * 7)").strip() == "42"
@@ -618,9 +725,11 @@ def test_mip_installs_the_library_alone_from_package_json(tmp_path, vboard):
     )
 
     vb = vboard("esp32")
-    out = mpremote(
-        vb.link, "mip", "install", "--target", "lib", str(REPO / "package.json"), timeout=60
+    assert mpremote(vb.link, "exec", "import sys; print(sys.path)").strip() == str(
+        ["", ".frozen", "/lib"]
     )
+    # no --target: mip installs to the /lib on sys.path, as on a board
+    out = mpremote(vb.link, "mip", "install", str(REPO / "package.json"), timeout=60)
     assert "Done" in out
     installed = sorted(p.name for p in (vb.flash / "lib" / "httpserver").iterdir())
     assert installed == sorted(Path(dest).name for dest, _ in json.loads(text)["urls"])

@@ -480,3 +480,20 @@ print(json.dumps({"mode": wifi.setup({"wifi_ssid": "x"}), "ip": wifi.ip}))
         with_fakes=False,
     )
     assert data == {"mode": None, "ip": None}
+
+
+def test_free_heap_is_measured_after_a_collection(mp):
+    # Garbage is not memory in use: the figures are those after gc.collect().
+    data, _ = mp(
+        "import gc, json, probe\n"
+        "p = probe.get({})\n"
+        "gc.collect()\n"
+        "garbage = [bytearray(1000) for _ in range(50)]\n"
+        "garbage = None\n"
+        "d = p.read()\n"
+        "gc.collect()\n"
+        "print(json.dumps([d['heap_free'], gc.mem_free()]))\n",
+        with_fakes=False,
+    )
+    reported, after_collection = data
+    assert abs(reported - after_collection) < 4096, data

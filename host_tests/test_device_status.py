@@ -9,14 +9,17 @@ import http.client
 import json
 import re
 import shutil
+import socket
+import subprocess
 import time
 
 import pytest
-from conftest import REPO
+from conftest import REPO, runtime_command, runtime_env
 
 DEVICE = REPO / "device"
 MAIN = DEVICE / "main.py"
 PAGE = DEVICE / "www" / "index.html"
+USAGE = "usage: main.py [--port 8000] [--host 127.0.0.1] [--interval 2] [--config FILE]"
 
 PROBE_KEYS = (
     "board",
@@ -351,3 +354,56 @@ def test_ctrl_c_with_an_open_page_stops_at_once(serve):
     # Not the server's whole shutdown timeout (10 s): the stream ends at once.
     assert time.monotonic() - started < 3
     conn.close()
+
+
+def test_failing_value_is_logged_once_with_its_error(serve):
+    server = serve(
+        APP_WITH_OWN_VALUE,
+        args=("--host", "127.0.0.1", "--port", "0", "--interval", "0.5"),
+        pythonpath=(DEVICE,),
+    )
+    for _ in range(3):
+        assert get_json(server)["broken"] is None
+        time.sleep(0.6)  # a new reading each time
+    line = "status: value broken failed: OSError: sensor unplugged"
+    assert server.output().count(line) == 1, server.output()
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--port", "abc"], "--port abc: not a valid port"),
+        (["--port=70000"], "--port 70000: not a valid port"),
+        (["--colour", "red"], "unknown option --colour"),
+        (["-v"], "unknown option -v"),
+        (["--interval"], "--interval needs a value"),
+    ],
+)
+def test_command_line_mistake_is_one_line_and_the_usage(runtime, args, says):
+    proc = subprocess.run(
+        runtime_command(runtime) + [str(MAIN)] + args,
+        env=runtime_env(runtime, pythonpath=(DEVICE,)),
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == ["main.py: error: " + says, USAGE], proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_busy_port_is_one_line_and_the_usage():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            runtime_command("cpython") + [str(MAIN), "--port", str(port)],
+            env=runtime_env("cpython"),
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 2 and "port is in use" in lines[0] and lines[1] == USAGE, proc.stderr

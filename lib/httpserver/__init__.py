@@ -15,19 +15,18 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
+    # MicroPython asks this hook for `from . import runtime` before it looks for
+    # the submodule, and dir() asks it for every interned name: so only these
+    # names import anything, and a failed import is reported as it is.
     if name == "StreamingResponse":
         from .streaming import StreamingResponse as value
     elif name == "FileResponse":
         from .files import FileResponse as value
     elif name == "Request":
         from .request import Request as value
+    elif name == "runtime":
+        value = __import__("httpserver.runtime").runtime
     else:
-        # MicroPython asks this hook before it looks for a submodule, so
-        # `from . import runtime` and the like must be answered here.
-        try:
-            __import__("httpserver." + name)
-        except ImportError:
-            raise AttributeError(name)
-        return globals()[name]
+        raise AttributeError(name)
     globals()[name] = value
     return value

@@ -87,9 +87,19 @@ class App:
         """Serve the files below directory at url_prefix (GET and HEAD).
 
         The files answer only paths that no route matches, whatever the
-        order of registration.
+        order of registration. A directory that does not exist is an error
+        here, at start-up, rather than a 404 for every file later.
         """
+        import os
+
         from .files import StaticFiles
+
+        try:
+            found = os.stat(str(directory))[0] & 0x4000
+        except OSError:
+            found = False
+        if not found:
+            raise ValueError("static: no folder %s (current folder %s)" % (directory, os.getcwd()))
 
         handler = StaticFiles(directory)
         prefix = url_prefix.rstrip("/")

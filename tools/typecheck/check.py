@@ -205,8 +205,14 @@ def main(argv=None):
         failing, other, files = check(name)
         total += len(failing)
         print(
-            "%s stubs: %d files, %d portability errors, %d other findings"
-            % (name, len(files), len(failing), len(other))
+            "%s stubs: %d files, %d portability errors, %d other findings%s"
+            % (
+                name,
+                len(files),
+                len(failing),
+                len(other),
+                " (shown with -v; they do not fail)" if other and not args.verbose else "",
+            )
         )
         for err in failing:
             print("  " + fmt(err))
