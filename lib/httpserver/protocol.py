@@ -389,6 +389,6 @@ def _add_line(lines, name, value):
 
 def _unusual():
     # Syntax ordinary clients never send, checked (and paid for in heap) when met.
-    from . import unusual
+    import httpserver.unusual
 
-    return unusual
+    return httpserver.unusual

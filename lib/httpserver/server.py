@@ -421,6 +421,8 @@ async def send_unavailable(conn):
 
 def _rare():
     # The seldom-used paths, loaded (and paid for in heap) when first needed.
-    from . import rare
+    # Imported by full name: `from . import rare` would ask the package's
+    # __getattr__, which answers only for the public names.
+    import httpserver.rare
 
-    return rare
+    return httpserver.rare
