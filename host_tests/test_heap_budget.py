@@ -76,8 +76,11 @@ class Build:
         os.makedirs(out)
         for name in sorted(os.listdir(src)):
             if name.endswith(".py"):
+                # Named as deploy names it on a board (-s): the source name is
+                # kept on the heap, and must not depend on where the checkout is.
                 subprocess.run(
-                    [cross, "-o", os.path.join(out, name[:-3] + ".mpy"), os.path.join(src, name)],
+                    [cross, "-o", os.path.join(out, name[:-3] + ".mpy"), "-s"]
+                    + ["lib/httpserver/" + name, os.path.join(src, name)],
                     check=True,
                     cwd=src,
                 )

@@ -327,7 +327,7 @@ def _route_files(folder, parts, found, seen):
         if (
             dot
             and _is_method(stem)
-            and (extension == "py" or extension == "mpy" and runtime.LOADS_MPY)
+            and (extension == "py" or extension == "mpy" and hasattr(sys.implementation, "_mpy"))
         ):
             key = "/".join(parts + [stem])
             if key not in seen:  # GET.py and GET.mpy: one route

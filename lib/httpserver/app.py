@@ -1,19 +1,6 @@
-from .errors import HTTPException, InvalidBody
-from .response import Response, coerce, error_response
+from .errors import HTTPException
+from .response import Response, coerce
 from .routing import Router
-
-_runtime = None
-
-
-def _load_runtime():
-    # Loaded with the first request, not by the import: defining an app
-    # needs neither the shim nor asyncio.
-    global _runtime
-    if _runtime is None:
-        from . import runtime
-
-        _runtime = runtime
-    return _runtime
 
 
 class App:
@@ -43,16 +30,14 @@ class App:
         self.max_head_size = max_head_size
         self.max_headers = max_headers
         self.shutdown_timeout = shutdown_timeout
-        self.host = None
-        self.port = None
-        self.server = None
         self._router = Router()
-        self._before = []
-        self._after = []
-        self._code_handlers = {}
-        self._class_handlers = []
-        self._startup = []
-        self._shutdown = []
+
+    host = port = None  # where the server listens, once it does
+    server = None
+    # Hooks and error handlers: empty tuples until something is registered
+    # (an app with none holds no containers for them).
+    _before = _after = _startup = _shutdown = _class_handlers = ()
+    _code_handlers = {}  # replaced, never changed in place
 
     # Registration -------------------------------------------------------
 
@@ -90,22 +75,9 @@ class App:
         order of registration. A directory that does not exist is an error
         here, at start-up, rather than a 404 for every file later.
         """
-        import os
+        from .files import serve_folder
 
-        from .files import StaticFiles
-
-        try:
-            found = os.stat(str(directory))[0] & 0x4000
-        except OSError:
-            found = False
-        if not found:
-            raise ValueError("static: no folder %s (current folder %s)" % (directory, os.getcwd()))
-
-        handler = StaticFiles(directory)
-        prefix = url_prefix.rstrip("/")
-        for pattern in (prefix + "/<path:filepath>", prefix + "/", prefix):
-            if pattern:
-                self._router.add(pattern, ("GET",), handler, True)
+        serve_folder(self, url_prefix, directory)
 
     def websocket(self, url_pattern, max_message_size=None, subprotocols=None):
         """Register async handler(request, ws, **path_params) for WebSocket at a GET route."""
@@ -115,22 +87,22 @@ class App:
 
     def on_startup(self, handler):
         """Run handler() (sync or async) once before the server accepts connections."""
-        self._startup.append(handler)
+        self._startup += (handler,)
         return handler
 
     def on_shutdown(self, handler):
         """Run handler() once after the server has stopped and drained."""
-        self._shutdown.append(handler)
+        self._shutdown += (handler,)
         return handler
 
     def before_request(self, handler):
         """Run handler(request) before each request; a returned value is the response."""
-        self._before.append(handler)
+        self._before += (handler,)
         return handler
 
     def after_request(self, handler):
         """Run handler(request, response) after each request; it may return a new response."""
-        self._after.append(handler)
+        self._after += (handler,)
         return handler
 
     def errorhandler(self, code_or_exc):
@@ -143,9 +115,10 @@ class App:
 
         def register(handler):
             if isinstance(code_or_exc, int):
+                self._code_handlers = dict(self._code_handlers)
                 self._code_handlers[code_or_exc] = handler
             else:
-                self._class_handlers.append((code_or_exc, handler))
+                self._class_handlers += ((code_or_exc, handler),)
             return handler
 
         return register
@@ -154,7 +127,11 @@ class App:
 
     async def dispatch(self, request):
         """The response to a request, after hooks, the handler and error handlers."""
-        call = (_runtime or _load_runtime()).call
+        # Loaded with the first request, not by the import: defining an app
+        # needs neither the shim nor asyncio.
+        from . import runtime
+
+        call = runtime.call
         try:
             response = None
             for hook in self._before:
@@ -186,49 +163,12 @@ class App:
                 response = await self.handle_error(request, exc)
         return response
 
-    def _handler_for(self, exc, status):
-        # An HTTP error goes to its status's handler first. The catch-alls
-        # (Exception, BaseException) take unexpected errors only: they must
-        # not turn a 404 into a 500.
-        handler = self._code_handlers.get(status)
-        if handler is not None:
-            return handler
-        best = None
-        for cls, handler in self._class_handlers:
-            if (
-                isinstance(exc, cls)
-                and (best is None or issubclass(cls, best[0]))
-                and (status is None or cls is HTTPException or not issubclass(HTTPException, cls))
-            ):
-                best = (cls, handler)
-        if best is not None:
-            return best[1]
-        return self._code_handlers.get(500) if status is None else None
-
     async def handle_error(self, request, exc):
         """The response for an exception raised while handling request."""
-        runtime = _runtime or _load_runtime()
-        # An HTTP error has a status; None for anything unexpected.
-        status = exc.status_code if isinstance(exc, (HTTPException, InvalidBody)) else None
-        if status is None:
-            runtime.log_exception(exc)
-        handler = self._handler_for(exc, status)
-        if handler is not None:
-            try:
-                response = coerce(await runtime.call(handler, request, exc))
-                if status is not None and exc.headers:
-                    for name, value in exc.headers.items():
-                        response.headers.setdefault(name, value)
-                return response
-            except MemoryError:
-                raise
-            except Exception as error:
-                runtime.log_exception(error)
-                exc = error
-                status = exc.status_code if isinstance(exc, (HTTPException, InvalidBody)) else None
-        if status is None:
-            exc = HTTPException(500)
-        return error_response(exc)
+        # The handler lookup loads with the first failure (see failures.py).
+        from .failures import handle_error
+
+        return await handle_error(self, request, exc)
 
     # Serving --------------------------------------------------------------
 
@@ -257,26 +197,30 @@ class App:
 
         Raises what kept the server from listening (a port in use, say).
         """
-        if self._listen_state is None:
-            # Made only for a waiter: asyncio's Event costs a board heap to load.
-            if self._listening is None:
+        state = self._listening
+        if state is not True and not isinstance(state, BaseException):
+            if state is None:
+                # Made only for a waiter: asyncio's Event costs a board heap to load.
                 import asyncio
 
-                self._listening = asyncio.Event()
-            await self._listening.wait()
-        if isinstance(self._listen_state, BaseException):
-            raise self._listen_state
+                state = self._listening = asyncio.Event()
+            await state.wait()
+            state = self._listening
+        if state is not True:
+            raise state
         return self.port
 
-    _listening = None  # the Event a waiter waits on
-    _listen_state = None  # True once listening, or what kept the server from it
+    # None, the Event a waiter waits on, then True once listening or what
+    # kept the server from it.
+    _listening = None
 
     def _now_listening(self, error):
         """The server's word that it listens (error None) or why it cannot."""
-        if self._listen_state is None:
-            self._listen_state = error or True
-            if self._listening is not None:
-                self._listening.set()
+        waiting = self._listening
+        if waiting is not True and not isinstance(waiting, BaseException):
+            self._listening = error or True
+            if waiting is not None:
+                waiting.set()
 
     def run(self, host="127.0.0.1", port=8000, ssl=None, socket=None):
         """Serve until shutdown(), SIGINT or SIGTERM (blocking); see start_server."""

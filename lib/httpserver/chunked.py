@@ -10,6 +10,28 @@ _MAX_CHUNK_LINE = 256
 _ROOM = 1536
 
 
+def check_transfer_coding(coding, length, version):
+    """Refuse a Transfer-Encoding we cannot take: the body is chunked only
+    when chunked is its last and only coding (RFC 9112 6.1), and never with
+    a Content-Length or from an HTTP/1.0 client (both smuggling vectors)."""
+    if length is not None:
+        raise bad_request("Content-Length with Transfer-Encoding")
+    if version == "HTTP/1.0":
+        raise bad_request("Transfer-Encoding in HTTP/1.0")
+    if coding and max(coding) >= "\x80":
+        # Compared as ASCII: no other letter may pass for a "k".
+        raise bad_request("invalid Transfer-Encoding")
+    codings = coding.lower().split(",")
+    if codings.pop().strip(" \t") != "chunked":
+        raise HTTPException(501, "unsupported transfer coding")
+    for other in codings:
+        # chunked applied twice, or a coding we cannot undo under it.
+        if other.strip(" \t") == "chunked":
+            raise bad_request("chunked applied more than once")
+    if codings:
+        raise HTTPException(501, "unsupported transfer coding")
+
+
 def parse_chunk_size(line):
     """Size of the chunk announced by a chunk-size line; its extensions are
     checked against the grammar (RFC 9112 7.1.1) and then ignored."""

@@ -12,7 +12,6 @@ FILE_BLOCK_SIZE = 65536
 MAX_MESSAGE_SIZE = 1048576
 # Sync handlers run in worker threads, so that they cannot stall the loop.
 THREADS = True
-LOADS_MPY = False
 
 logger = logging.getLogger("httpserver")
 if not logger.handlers and not logging.getLogger().handlers:
@@ -32,7 +31,6 @@ __all__ = [
     "call",
     "pump",
     "THREADS",
-    "LOADS_MPY",
     "Channel",
     "http_date",
     "log_exception",
@@ -40,6 +38,7 @@ __all__ = [
     "peer_address",
     "guess_type",
     "listen",
+    "close_listener",
     "install_signal_handlers",
 ]
 
@@ -187,6 +186,12 @@ async def listen(callback, host, port, backlog, ssl=None):
 
     server = await asyncio.start_server(accept, host, port, backlog=backlog, ssl=ssl)
     return server, server.sockets[0].getsockname()[1]
+
+
+async def close_listener(listener):
+    """Stop accepting (an asyncio Server, or the Unix socket's listener)."""
+    listener.close()
+    await listener.wait_closed()
 
 
 def install_signal_handlers(app):

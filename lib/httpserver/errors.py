@@ -18,18 +18,15 @@ class HTTPException(Exception):
         self.headers = headers
 
 
-class InvalidBody(ValueError):
-    """A request body that cannot be read as asked (invalid JSON or UTF-8).
-
-    A ValueError, as json raises, so that `except ValueError` in a handler
-    catches it; uncaught, it answers 400 like HTTPException(400). It cannot
-    also be an HTTPException: MicroPython does not allow two exception bases.
-    """
-
-    status_code = 400
-    headers = None
-    message = property(str)  # as HTTPException's; no __init__ to load
-
-
 def abort(status_code, message=None):
     raise HTTPException(status_code, message)
+
+
+def __getattr__(name):
+    # InvalidBody is defined where it is handled, and loads with the first
+    # body that cannot be read: a class costs a board heap.
+    if name == "InvalidBody":
+        from .failures import InvalidBody
+
+        return InvalidBody
+    raise AttributeError(name)

@@ -137,3 +137,20 @@ class StaticFiles:
         if plain is None or plain[0] & _DIRECTORY:
             raise HTTPException(404)
         return FileResponse(full)
+
+
+def serve_folder(app, url_prefix, directory):
+    """What App.static does: the files below directory answer the paths below
+    url_prefix that no route matches. A directory that does not exist is an
+    error here, at start-up, rather than a 404 for every file later."""
+    try:
+        found = os.stat(str(directory))[0] & _DIRECTORY
+    except OSError:
+        found = False
+    if not found:
+        raise ValueError("static: no folder %s (current folder %s)" % (directory, os.getcwd()))
+    handler = StaticFiles(directory)
+    prefix = url_prefix.rstrip("/")
+    for pattern in (prefix + "/<path:filepath>", prefix + "/", prefix):
+        if pattern:
+            app._router.add(pattern, ("GET",), handler, True)

@@ -44,7 +44,7 @@ async def refuse(server, conn):
         await conn.close(True)  # a flood: what it costs is bounded first
         return
     conn.task = asyncio.current_task()
-    server.lingering.add(conn)
+    _lingering(server).add(conn)
     conn.enter(CLOSING, _REFUSAL_MS)
     try:
         # Read the request's head first: closing with unread data would
@@ -72,13 +72,14 @@ async def linger(server, conn):
     if len(server.lingering) >= 2 * server.app.max_connections:
         return  # a flood: closed at once
     server.connections.discard(conn)
-    server.lingering.add(conn)
+    _lingering(server).add(conn)
     await _linger(conn)
     server.lingering.discard(conn)
 
 
 async def _linger(conn):
-    conn.end_output()
+    if conn.end_output:
+        conn.end_output()  # the client sees the end of our answer at once
     conn.enter(CLOSING, conn.linger_ms)
     budget = _LINGER_BYTES
     try:
@@ -102,6 +103,15 @@ async def answer_timeout(server, conn, method, version):
     return False
 
 
+def cancelled_by_app(conn):
+    """A CancelledError out of the app: ours (expiry, shutdown) goes on up; one
+    the app raised itself is a 500."""
+    if conn.expired:
+        raise asyncio.CancelledError
+    runtime.log_exception(asyncio.CancelledError("raised while handling a request"))
+    return error_response(HTTPException(500))
+
+
 async def skip(conn, size):
     """Discard the next size bytes of input (a body that did not fit)."""
     while True:
@@ -114,7 +124,34 @@ async def skip(conn, size):
         await conn.fill()
 
 
-async def drain(server):
+async def expect(conn, request):
+    """Answer Expect: 100-continue (RFC 9110 10.1.1); 417 for anything else."""
+    if request.headers["expect"].lower() != "100-continue":
+        raise HTTPException(417)
+    if request.http_version == "HTTP/1.1":
+        conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        await conn.drain()  # its own write deadline; the read deadline stands
+
+
+async def shut_down(server, listener):
+    """After stop(): no new connections, requests in flight finished (or
+    ended at shutdown_timeout), then the shutdown hooks."""
+    try:
+        await runtime.close_listener(listener)
+    except Exception:
+        pass
+    try:
+        await _drain(server)
+    finally:
+        server.stopping = True
+    for hook in server.app._shutdown:
+        try:
+            await runtime.call(hook)
+        except Exception as exc:
+            runtime.log_exception(exc)
+
+
+async def _drain(server):
     """Let requests in flight finish; close idle connections and streams."""
     give_up = runtime.ticks_ms() + int(server.app.shutdown_timeout * 1000)
     while server.connections or server.lingering:
@@ -125,3 +162,9 @@ async def drain(server):
             if late or conn.state == IDLE or conn.state == CLOSING or conn.streaming:
                 server.expire(conn)
         await asyncio.sleep(0.02)
+
+
+def _lingering(server):
+    if not server.lingering:
+        server.lingering = set()
+    return server.lingering

@@ -1,7 +1,5 @@
 import json
 
-from .errors import InvalidBody
-
 
 class Headers(dict):
     """Request header fields: keys are stored lowercase, lookups ignore case."""
@@ -18,6 +16,12 @@ class Headers(dict):
 
 class Request:
     """A parsed HTTP request, passed as the first argument to every handler."""
+
+    # Set on first use; until then the class's values stand in (an attribute
+    # an instance holds costs heap on a board).
+    _query_params = None
+    _json = None  # the parsed body, once json() has been asked
+    _json_read = False
 
     def __init__(
         self,
@@ -41,8 +45,6 @@ class Request:
         self.http_version = version
         self.scheme = scheme
         self.path_params = {}
-        self._query_params = None
-        self._json = Request
 
     @property
     def query_params(self):
@@ -72,6 +74,8 @@ class Request:
         try:
             return self.body.decode()
         except UnicodeError:
+            from .failures import InvalidBody  # loads with the first such body
+
             raise InvalidBody("request body is not valid UTF-8")
 
     def json(self):
@@ -80,15 +84,16 @@ class Request:
         Invalid JSON raises InvalidBody: a ValueError, as json's own error
         is, which answers 400 when the handler does not catch it.
         """
-        if self._json is Request:
-            if not self.body:
-                self._json = None
-            else:
+        if not self._json_read:
+            if self.body:
                 try:
                     self._json = json.loads(self.text())
                 except (ValueError, RuntimeError):
                     # RuntimeError: nesting deeper than the parser's recursion limit.
+                    from .failures import InvalidBody
+
                     raise InvalidBody("request body is not valid JSON")
+            self._json_read = True
         return self._json
 
     def form(self):

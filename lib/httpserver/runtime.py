@@ -23,8 +23,6 @@ ticks_ms = getattr(time, "ticks_ms", None)
 ticks_diff = getattr(time, "ticks_diff", None)
 # Sync handlers run on the event loop: a board has no worker threads.
 THREADS = False
-# Compiled modules (.mpy) can be imported.
-LOADS_MPY = True
 _GENERATOR = type((lambda: (yield))())
 
 
@@ -39,8 +37,9 @@ async def call(function, *args, **kwargs):
     return result
 
 
-def log_exception(exc):
-    sys.print_exception(exc)
+# Plain names for the firmware's own functions: a def of our own would cost
+# a board heap for nothing.
+log_exception = sys.print_exception  # type: ignore[attr-defined]
 
 
 def pump(source, deliver):
@@ -150,12 +149,10 @@ class Channel:
         except OSError:
             pass
 
-    def end_output(self):
-        """Half-close, where the socket can: MicroPython's cannot."""
+    end_output = None  # a half-close: MicroPython's sockets have none
 
 
-def announce(message):
-    print(message)
+announce = print
 
 
 def peer_address(address):
@@ -174,8 +171,7 @@ def guess_type(path):
     return None
 
 
-_date = None
-_date_ticks = 0
+_date = (0, None)  # (ticks when formatted, the Date value)
 
 
 def http_date():
@@ -183,61 +179,50 @@ def http_date():
 
     Formatted at most once a second: reading the clock allocates on some ports.
     """
-    global _date, _date_ticks
+    global _date
     now = ticks_ms()
-    if _date is None or ticks_diff(now, _date_ticks) >= 1000:
+    if _date[1] is None or ticks_diff(now, _date[0]) >= 1000:
         moment = time.gmtime()
         if moment[0] < 2024:
             return None  # a board before NTP: no Date is better than a wrong one
         from .protocol import http_date as format_date
 
-        _date = format_date(moment)
-        _date_ticks = now
-    return _date
+        _date = (now, format_date(moment))
+    return _date[1]
 
 
-class _Listener:
-    """A listening socket and its accept loop.
+async def _accept_loop(sock, callback, ssl):
+    """Take each new connection and start its task.
 
     Like MicroPython's asyncio.start_server, except that a MemoryError while
     taking a connection costs only that connection: there, it ends the
     accept task and the board stops answering until it is reset.
     """
+    while True:
+        try:
+            yield _io_queue.queue_read(sock)
+        except asyncio.CancelledError:
+            sock.close()
+            raise
+        client = None
+        try:
+            client, address = sock.accept()
+            if ssl is not None:
+                client = ssl.wrap_socket(client, server_side=True, do_handshake_on_connect=False)
+            client.setblocking(False)
+            asyncio.create_task(callback(client, address))
+        except Exception as exc:  # MemoryError included: drop this client only
+            if client is not None:
+                client.close()
+            if isinstance(exc, MemoryError):
+                import gc
 
-    def __init__(self, sock, callback, ssl):
-        self.sock = sock
-        self.task = asyncio.create_task(self._accept(callback, ssl))
+                gc.collect()
 
-    async def _accept(self, callback, ssl):
-        sock = self.sock
-        while True:
-            try:
-                yield _io_queue.queue_read(sock)
-            except asyncio.CancelledError:
-                sock.close()
-                raise
-            client = None
-            try:
-                client, address = sock.accept()
-                if ssl is not None:
-                    client = ssl.wrap_socket(
-                        client, server_side=True, do_handshake_on_connect=False
-                    )
-                client.setblocking(False)
-                asyncio.create_task(callback(client, address))
-            except Exception as exc:  # MemoryError included: drop this client only
-                if client is not None:
-                    client.close()
-                if isinstance(exc, MemoryError):
-                    import gc
 
-                    gc.collect()
-
-    def close(self):
-        self.task.cancel()
-
-    async def wait_closed(self):
-        pass
+async def close_listener(listener):
+    """Stop accepting: the listener is the accept loop's task."""
+    listener.cancel()
 
 
 async def listen(callback, host, port, backlog, ssl=None):
@@ -262,7 +247,7 @@ async def listen(callback, host, port, backlog, ssl=None):
             continue
         sock.listen(backlog)
         sock.setblocking(False)
-        return _Listener(sock, callback, ssl), candidate
+        return asyncio.create_task(_accept_loop(sock, callback, ssl)), candidate
     raise OSError("no free port found")
 
 

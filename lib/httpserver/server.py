@@ -9,7 +9,6 @@ import gc
 from . import runtime
 from .errors import HTTPException
 from .protocol import (
-    CHUNKED,
     FIXED,
     NO_BODY,
     body_framing,
@@ -28,7 +27,6 @@ _UNAVAILABLE = (
     b"Content-Length: 32\r\nConnection: close\r\n\r\n"
     b'{"error": "Service Unavailable"}'
 )
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 # Connection states. Expiry of the deadline means, by state:
 IDLE = 0  # waiting for a request: close quietly
@@ -47,15 +45,10 @@ class Connection(runtime.Channel):
     deadline = None  # ticks at which the state's time is up
     expired = False
     started = False  # the current response's head has been handed over
-    chunked = False  # the current response's body is chunked
     streaming = False  # the current response ends only when its source does
     requests = 0  # exchanges completed
     peer = None  # the client's (host, port), once a request has asked
     task = None
-
-    def __init__(self, raw, patience_ms):
-        runtime.Channel.__init__(self, raw)
-        self.patience_ms = patience_ms  # read_timeout, also the write deadline
 
     def enter(self, state, timeout_ms=None):
         self.state = state
@@ -84,40 +77,28 @@ class Connection(runtime.Channel):
             # Read through what is still to come, so that the answer (503)
             # is not lost to a reset when the connection closes.
             pieces = None
-            await _rare().skip(self, size)
-            raise
+            from .rare import skip
 
-    async def send(self, block):
-        """Write one block of the current response's body, framed."""
-        if self.chunked:
-            size = b"%x\r\n" % len(block)
-            if len(block) <= 1024:
-                self.write(size + block + b"\r\n")
-            else:
-                self.write(size)
-                self.write(block)
-                self.write(b"\r\n")
-        else:
-            self.write(block)
-        await self.drain()
-        # The socket may take every block at once (loopback, a fast
-        # client): without this, one download would hold up every other.
-        await asyncio.sleep(0)
+            await skip(self, size)
+            raise
 
 
 class Server:
     """Accepts connections for an App and converses HTTP/1.1 on each."""
+
+    scheme = "http"
+    # Refused or closing connections: not counted, still timed (a set once
+    # there is one: see rare.py).
+    lingering = ()
 
     def __init__(self, app):
         self.app = app
         if not app.max_connections:
             app.max_connections = runtime.MAX_CONNECTIONS
         self.connections = set()
-        self.lingering = set()  # refused or closing: not counted, still timed
         self.stopping = False
         self.patience_ms = int(app.read_timeout * 1000)
         self.idle_ms = int(app.keepalive_timeout * 1000)
-        self.scheme = "http"
 
     async def serve(self, host, port, ssl=None, socket=None):
         app = self.app
@@ -144,21 +125,17 @@ class Server:
         try:
             while not self.stopping:
                 await asyncio.sleep(period)
-                if self.connections or self.lingering:
-                    self._expire_overdue()
-            listener.close()
-            await _rare().drain(self)
+                now = runtime.ticks_ms()
+                for group in (self.connections, self.lingering):
+                    for conn in list(group):
+                        for deadline in (conn.deadline, conn.write_deadline):
+                            if deadline is not None and runtime.ticks_diff(now, deadline) >= 0:
+                                self.expire(conn)
         finally:
             self.stopping = True
-        try:
-            await listener.wait_closed()
-        except Exception:
-            pass
-        for hook in app._shutdown:
-            try:
-                await runtime.call(hook)
-            except Exception as exc:
-                runtime.log_exception(exc)
+        from .rare import shut_down
+
+        await shut_down(self, listener)
 
     def stop(self):
         """Ask serve() to stop; safe from any thread and from signal handlers."""
@@ -171,25 +148,22 @@ class Server:
             if conn.task is not None:
                 conn.task.cancel()
 
-    def _expire_overdue(self):
-        now = runtime.ticks_ms()
-        for group in (self.connections, self.lingering):
-            for conn in list(group):
-                for deadline in (conn.deadline, conn.write_deadline):
-                    if deadline is not None and runtime.ticks_diff(now, deadline) >= 0:
-                        self.expire(conn)
-
     # Accepting ------------------------------------------------------------------
 
     def _accept(self, raw, address):
         """The runtime's callback for a new connection: the coroutine to run."""
-        conn = Connection(raw, self.patience_ms)
-        if self.stopping or (
-            len(self.connections) >= self.app.max_connections and not _rare().make_room(self)
-        ):
-            return _rare().refuse(self, conn)
+        conn = Connection(raw)
+        conn.patience_ms = self.patience_ms  # read_timeout, also the write deadline
+        if self.stopping or len(self.connections) >= self.app.max_connections:
+            # The seldom-used paths load (and cost heap) when first needed.
+            from .rare import make_room, refuse
+
+            if self.stopping or not make_room(self):
+                return refuse(self, conn)
         self.connections.add(conn)
-        conn.enter(IDLE, self.patience_ms)
+        # Idle (the class's state) until its first request starts: a new
+        # connection holds only what it must (see the idle-connection budget).
+        conn.deadline = runtime.ticks_ms() + self.patience_ms
         return self._converse(conn, address)
 
     # One connection -----------------------------------------------------------------
@@ -218,61 +192,59 @@ class Server:
             # No `as`: it would make this frame larger. Expiry ends quietly;
             # anything else is still asyncio's to see, once the connection
             # is freed.
-            await self._close(conn, conn.started)
+            await self._close(conn)
             if not conn.expired:
                 raise
             return
-        # Reset only a response cut short: a client that has it all gets a FIN.
-        await self._close(conn, conn.started)
+        await self._close(conn)
 
-    async def _close(self, conn, abort=False):
+    async def _close(self, conn):
         conn.enter(CLOSING)
-        await conn.close(abort)
+        # Reset only a response cut short: a client that has it all gets a FIN.
+        await conn.close(conn.started)
         # Counted until the socket is really closed: the cap is on sockets.
         self.connections.discard(conn)
 
     async def _exchange(self, conn, address):
         """Read one request, dispatch it, write the response: whether to go on."""
         app = self.app
-        head = None
+        method, version = "GET", "HTTP/1.1"  # until the request line says
+        head = request = None
         try:
             head = await self._read_head(conn)
             if head is None:
                 return False
             method, target, version, headers = parse_head(head, app.max_headers, Headers())
-        except HTTPException as exc:
-            # No request to speak of: answered without the app, and closed.
-            # The answer to a HEAD has no body, even when the request is bad.
-            method = "HEAD" if (head or conn.buffer)[:5] == b"HEAD " else "GET"
-            return await self.finish(conn, error_response(exc), method, "HTTP/1.1", None, False)
-        except asyncio.CancelledError:
-            return await _rare().answer_timeout(self, conn, "GET", "HTTP/1.1")
-        if conn.peer is None:
-            # Not at accept: an idle connection keeps what accept gave.
-            conn.peer = runtime.peer_address(address)
-        request = Request(app, method, target, "", headers, b"", conn.peer, version, self.scheme)
-        try:
+            if conn.peer is None:
+                # Not at accept: an idle connection keeps what accept gave.
+                conn.peer = runtime.peer_address(address)
+            request = Request(
+                app, method, target, "", headers, b"", conn.peer, version, self.scheme
+            )
             request.path, request.query_string = split_target(target)
             request.body = await self._read_body(conn, request)
-            reusable = True
         except HTTPException as exc:
+            # The request could not be read to its end: answered, then closed.
             conn.enter(HANDLING)
-            response = await app.handle_error(request, exc)
-            reusable = False
+            if request is None:
+                # Not even a head: no app to ask. A HEAD is answered without a body.
+                method = "HEAD" if (head or conn.buffer)[:5] == b"HEAD " else "GET"
+                response = error_response(exc)
+            else:
+                response = await app.handle_error(request, exc)
+            return await self.finish(conn, response, method, version, None, False)
         except asyncio.CancelledError:
-            return await _rare().answer_timeout(self, conn, method, version)
-        if reusable:
-            conn.enter(HANDLING)
-            try:
-                response = await app.dispatch(request)
-            except asyncio.CancelledError:
-                if conn.expired:
-                    raise
-                # Raised by the app itself, not a cancellation of ours.
-                runtime.log_exception(asyncio.CancelledError("raised while handling a request"))
-                response = error_response(HTTPException(500))
-        connection = headers.get("connection")
-        return await self.finish(conn, response, method, version, connection, reusable)
+            from .rare import answer_timeout
+
+            return await answer_timeout(self, conn, method, version)
+        conn.enter(HANDLING)
+        try:
+            response = await app.dispatch(request)
+        except asyncio.CancelledError:
+            from .rare import cancelled_by_app
+
+            response = cancelled_by_app(conn)
+        return await self.finish(conn, response, method, version, headers.get("connection"), True)
 
     async def finish(self, conn, response, method, version, connection, reusable):
         """Write a response; whether the connection can carry another request."""
@@ -312,7 +284,9 @@ class Server:
         conn.started = False
         conn.requests += 1
         if not reusable:
-            await _rare().linger(self, conn)  # the request may not have been read to its end
+            from .rare import linger
+
+            await linger(self, conn)  # the request may not have been read to its end
             return False
         if keep_alive:
             conn.enter(IDLE, self.idle_ms)
@@ -321,7 +295,7 @@ class Server:
     async def _write(self, conn, response, head, mode):
         """Put the head and body on the wire; False when the connection was taken over."""
         body = response.body
-        if mode == FIXED and body.__class__ is bytes and body:
+        if mode == FIXED and body.__class__ is bytes:
             if len(body) <= 1024:
                 conn.write(head + body)
             else:
@@ -331,22 +305,12 @@ class Server:
             return True
         conn.write(head)
         await conn.drain()
-        if response.upgrade and response.status_code == 101:
-            conn.streaming = True
-            await response.take_over(conn)
-            return False
-        if mode == NO_BODY:
-            await response.close()
-            return True
-        conn.chunked = mode == CHUNKED
-        conn.streaming = mode != FIXED
-        try:
-            await response.produce(conn)
-        finally:
-            conn.chunked = conn.streaming = False
-        if mode == CHUNKED:
-            conn.write(b"0\r\n\r\n")
-            await conn.drain()
+        if mode != NO_BODY or response.upgrade:
+            # A file, a stream or a WebSocket: their writer loads when first used.
+            from .bodies import write
+
+            return await write(conn, response, mode)
+        await response.close()
         return True
 
     # Reading -----------------------------------------------------------------------
@@ -396,13 +360,10 @@ class Server:
             return b""
         if length is not None and length > app.max_body_size:
             raise HTTPException(413)
-        expect = request.headers.get("expect")
-        if expect is not None:
-            if expect.lower() != "100-continue":
-                raise HTTPException(417)
-            if request.http_version == "HTTP/1.1":
-                conn.write(_CONTINUE)
-                await conn.drain()  # its own write deadline; the read deadline stands
+        if "expect" in request.headers:
+            from .rare import expect
+
+            await expect(conn, request)
         if length is not None:
             return await conn.read_exact(length)
         from .chunked import read_chunked
@@ -417,12 +378,3 @@ async def send_unavailable(conn):
         await conn.drain()
     except Exception:
         pass
-
-
-def _rare():
-    # The seldom-used paths, loaded (and paid for in heap) when first needed.
-    # Imported by full name: `from . import rare` would ask the package's
-    # __getattr__, which answers only for the public names.
-    import httpserver.rare
-
-    return httpserver.rare

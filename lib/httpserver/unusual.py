@@ -62,3 +62,21 @@ def origin_form(target):
     if not _is_authority(target[start:end]):
         raise bad_request("invalid request target")
     return target[end:] if target.startswith("/", end) else "/" + target[end:]
+
+
+# Reason phrases (protocol.reason has the most common ones).
+REASONS = (
+    "|100 Continue|101 Switching Protocols|200 OK|201 Created|202 Accepted"
+    "|204 No Content|206 Partial Content"
+    "|301 Moved Permanently|302 Found|303 See Other|304 Not Modified"
+    "|307 Temporary Redirect|308 Permanent Redirect|400 Bad Request"
+    "|401 Unauthorized|403 Forbidden|404 Not Found|405 Method Not Allowed"
+    "|406 Not Acceptable|408 Request Timeout|409 Conflict|410 Gone"
+    "|411 Length Required|412 Precondition Failed|413 Content Too Large"
+    "|414 URI Too Long|415 Unsupported Media Type|416 Range Not Satisfiable"
+    "|417 Expectation Failed|418 I'm a teapot"
+    "|422 Unprocessable Content|426 Upgrade Required|429 Too Many Requests"
+    "|431 Request Header Fields Too Large|500 Internal Server Error"
+    "|501 Not Implemented|502 Bad Gateway|503 Service Unavailable"
+    "|504 Gateway Timeout|505 HTTP Version Not Supported|507 Insufficient Storage|"
+)

@@ -203,8 +203,12 @@ class Env:
         for rel in sorted(files):
             dst = os.path.join(out_root, rel[:-3] + ".mpy")
             os.makedirs(os.path.dirname(dst), exist_ok=True)
+            # Named as deploy names it on a board (-s): the source name is kept
+            # on the heap, and must not depend on where the checkout is.
             subprocess.run(
-                [self.mpy_cross, "-o", dst, os.path.join(src_root, rel)], check=True, cwd=src_root
+                [self.mpy_cross, "-o", dst, "-s", "lib/" + rel, os.path.join(src_root, rel)],
+                check=True,
+                cwd=src_root,
             )
         self.build[lib] = out_root
         return out_root
