@@ -39,7 +39,7 @@ async def call(function, *args, **kwargs):
 
 # Plain names for the firmware's own functions: a def of our own would cost
 # a board heap for nothing.
-log_exception = sys.print_exception  # type: ignore[attr-defined]
+log_exception = getattr(sys, "print_exception", None)  # CPython: cpython.py's
 
 
 def pump(source, deliver):

@@ -295,7 +295,8 @@ class Server:
     async def _write(self, conn, response, head, mode):
         """Put the head and body on the wire; False when the connection was taken over."""
         body = response.body
-        if mode == FIXED and body.__class__ is bytes:
+        # Bytes in hand (not a file's empty stand-in): head and body in one go.
+        if mode == FIXED and body.__class__ is bytes and len(body) == response.content_length():
             if len(body) <= 1024:
                 conn.write(head + body)
             else:
