@@ -334,7 +334,8 @@ def run(argv=None):
     host = opts.get("host", "0.0.0.0")
     port = cfg.get("http_port")
     port = int(opts.get("port", 80 if port is None else port))
-    import httpserver.server  # noqa: F401  (compiled now, while the heap is emptiest)
+    gc.collect()  # joining Wi-Fi left garbage: the server's code wants whole blocks
+    import httpserver.server  # noqa: F401  (loaded now, while the heap is emptiest)
 
     gc.collect()
     try:

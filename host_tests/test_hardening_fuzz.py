@@ -289,7 +289,7 @@ def _chunk_ext(rng):
             b" ;x",
             b";a;b=c",
             b"\t;\tt=1",
-            b";\xc3\xa9=\xc3\xa9",
+            b";x=\"caf\xc3\xa9\"",
         ]
     )
 
@@ -485,10 +485,8 @@ def generate(rng, marker, plain=False):
         if chunked and expect:
             model["interim"] = True  # 100 Continue, then the chunks are counted
     if reject is not None:
+        # The answer to a HEAD has no body, a rejection's included (RFC 9110 9.3.2).
         model.update(status=reject, close=True)
-        if reject != 413:
-            # Rejected before the method was known: the error has its body.
-            model["head"] = False
         return data, model
     if expect and (body or chunked):
         model["interim"] = True
@@ -1089,9 +1087,21 @@ def test_chunked_framing_is_returned_as_none(fields):
         assert framing is None and fields["transfer-encoding"].strip().lower() == "chunked"
 
 
-# RFC 9112 7.1.1: chunk-size [ chunk-ext ], chunk-ext = *( BWS ";" ... ); at most
-# eight hex digits here, and no control bytes (but HTAB) in the extensions.
-CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,8})([ \t]*;[^\x00-\x08\x0a-\x1f\x7f]*)?")
+# RFC 9112 7.1.1: chunk-size *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ),
+# ext-name a token, ext-val a token or a quoted-string that ends on the line;
+# at most eight hex digits here.
+_TOKEN_RE = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_QUOTED_RE = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
+_EXT_RE = (
+    rb"[ \t]*;[ \t]*"
+    + _TOKEN_RE
+    + rb"(?:[ \t]*=[ \t]*(?:"
+    + _TOKEN_RE
+    + rb"|"
+    + _QUOTED_RE
+    + rb"))?"
+)
+CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,8})(?:" + _EXT_RE + rb")*")
 
 
 @FUZZ
@@ -1250,8 +1260,10 @@ def check_mutated(entry, data, ended, context):
     reply, data = take_response(data)
     check_reply(reply, models[0], context + "\nrequest A")
     replies = []
+    # Whatever else M is, if it begins as a HEAD its answer has no body.
+    head = to_bytes(entry["requests"][1]).startswith(b"HEAD ")
     while data:
-        reply, data = take_response(data)
+        reply, data = take_response(data, head and not replies)
         assert reply is not None and reply.complete and reply.status is not None, (
             "%s\nmalformed or cut answer: %r" % (context, reply)
         )
@@ -1261,7 +1273,7 @@ def check_mutated(entry, data, ended, context):
     marker = models[2]["echo"]["headers"]["x-seq"]
     for reply in replies:
         assert reply.status != 500, context
-        if reply.status >= 400:
+        if reply.status >= 400 and reply.body:
             assert json.loads(reply.body)["error"], context
         if reply.status == 200 and reply.body.startswith(b"{"):
             echo = json.loads(reply.body)

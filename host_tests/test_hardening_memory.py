@@ -180,6 +180,8 @@ def idle(server):
         b"GET /big?n=100 HTTP/1.1\r\nHost: h\r\n\r\n",
         b"GET /hog HTTP/1.1\r\nHost: h\r\n\r\n",
         b"BAD\r\n\r\n",
+        # Bytes that cannot begin a request: their check loads on first use.
+        b"\x16\x03\x01\x00\xa5\x01\x00",
         b"POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n[]",
     ):
         ask(server, data)

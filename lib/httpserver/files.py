@@ -41,7 +41,8 @@ _DIRECTORY = 0x4000
 
 def content_type_for(path):
     extension = path.rpartition(".")[2].lower() if "." in path.rpartition("/")[2] else ""
-    return TYPES.get(extension) or runtime.guess_type(path) or "application/octet-stream"
+    guessed = runtime.guess_type and runtime.guess_type(path)  # None on a board
+    return TYPES.get(extension) or guessed or "application/octet-stream"
 
 
 def _stat(path):

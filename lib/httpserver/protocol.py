@@ -255,10 +255,13 @@ def parse_query(query):
 
 
 # One string rather than a dict: a table of objects costs a board about 2K.
-# The statuses most answers have; the rest are in unusual.py, loaded when met.
+# The statuses most answers have, and every one the server answers by itself
+# (it may have to on a nearly full heap); the rest are in unusual.py.
 _COMMON_REASONS = (
     "|201 Created|204 No Content|301 Moved Permanently|302 Found|304 Not Modified"
-    "|400 Bad Request|404 Not Found|405 Method Not Allowed|500 Internal Server Error|"
+    "|400 Bad Request|404 Not Found|405 Method Not Allowed|408 Request Timeout"
+    "|413 Content Too Large|414 URI Too Long|431 Request Header Fields Too Large"
+    "|500 Internal Server Error|"
 )
 
 

@@ -167,8 +167,7 @@ def peer_address(address):
     return address
 
 
-def guess_type(path):
-    return None
+guess_type = None  # no mimetypes module on a board: files.py's table serves
 
 
 _date = (0, None)  # (ticks when formatted, the Date value)
@@ -251,8 +250,7 @@ async def listen(callback, host, port, backlog, ssl=None):
     raise OSError("no free port found")
 
 
-def install_signal_handlers(app):
-    pass
+install_signal_handlers = None  # no signals to handle on a board
 
 
 if not MICROPYTHON:

@@ -116,7 +116,8 @@ class Server:
             listener, where = await listen_unix(self._accept, socket, app.max_connections, ssl)
         if ssl is not None:
             self.scheme = "https"
-        runtime.install_signal_handlers(app)
+        if runtime.install_signal_handlers:  # None on a board
+            runtime.install_signal_handlers(app)
         app._now_listening(None)
         runtime.announce("Serving on %s://%s/" % (self.scheme, where))
         # One loop both enforces the deadlines and notices stop(): no Event
@@ -326,17 +327,19 @@ class Server:
                 # RFC 9112 2.2: ignore empty lines before a request.
                 buffer = conn.buffer = buffer[2:]
             end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                # What cannot be HTTP is refused at once. Only a head that
-                # came in pieces gets here: the check loads when first needed.
+            line_end = buffer.find(b"\r\n")
+            # The slack lets a head at a limit wait for its CRLF (CRLF CRLF).
+            too_long = line_end > app.max_request_line or (
+                line_end < 0 and len(buffer) > app.max_request_line + 1
+            )
+            if end < 0 or too_long:
+                # What cannot be HTTP is refused at once (400, not 414). Only
+                # a head that came in pieces, or a long line, gets here: the
+                # check loads when first needed.
                 from .unusual import check_request_start
 
                 check_request_start(buffer)
-            line_end = buffer.find(b"\r\n")
-            # The slack lets a head at a limit wait for its CRLF (CRLF CRLF).
-            if line_end > app.max_request_line or (
-                line_end < 0 and len(buffer) > app.max_request_line + 1
-            ):
+            if too_long:
                 raise HTTPException(414)
             if end >= 0:
                 break
