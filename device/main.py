@@ -9,53 +9,8 @@ serves a simulated board at http://127.0.0.1:8000/. To add your own values
 and routes, see the docstring of status.py.
 """
 
-import sys
-
 import status
 
-USAGE = "usage: main.py [--port 8000] [--host 127.0.0.1] [--interval 2] [--config FILE]"
-
-
-def _stop(message):
-    # One line that says what is wrong, then the usage: no traceback.
-    print("main.py: error: " + message, file=sys.stderr)
-    print(USAGE, file=sys.stderr)
-    raise SystemExit(2)
-
-
-def _check(argv):
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        i += 1
-        if arg in ("-h", "--help") or not arg.startswith("-"):
-            continue  # the usage is status's; a bare word is a launcher's
-        name, _, value = arg.lstrip("-").partition("=")
-        if not arg.startswith("--"):
-            _stop("unknown option " + arg)
-        if not _:
-            value = argv[i] if i < len(argv) else None
-            i += 1
-        if name not in ("port", "host", "interval", "config"):
-            _stop("unknown option --" + name)
-        if value is None:
-            _stop("--%s needs a value" % name)
-        try:
-            number = float(value) if name == "interval" else int(value)
-        except ValueError:
-            number = -1
-        if name == "port" and not 0 <= number <= 65535 or name == "interval" and number <= 0:
-            _stop("--%s %s: not a valid %s" % (name, value, name))
-
-
-_check(sys.argv[1:])
-try:
-    status.run()
-except OSError as e:
-    import errno
-
-    if e.errno == errno.EADDRINUSE:
-        _stop("the port is in use (another server running?): choose one with --port")
-    if e.errno == errno.EACCES:
-        _stop("no permission to serve on that port (below 1024?): choose one with --port")
-    raise
+# The work is in status.py, compiled: this file is compiled on the board at
+# every boot, and its compiler's memory fragments the heap the server needs.
+status.main()

@@ -32,6 +32,9 @@ import gc
 import json
 import sys
 
+# The server's code first, while the heap is emptiest: a board's heap has
+# room for it in whole blocks now, and perhaps not after Wi-Fi has joined.
+import httpserver.server  # noqa: F401
 import probe as _probe
 from httpserver import App, FileResponse, Response, StreamingResponse, runtime
 
@@ -334,11 +337,62 @@ def run(argv=None):
     host = opts.get("host", "0.0.0.0")
     port = cfg.get("http_port")
     port = int(opts.get("port", 80 if port is None else port))
-    gc.collect()  # joining Wi-Fi left garbage: the server's code wants whole blocks
-    import httpserver.server  # noqa: F401  (loaded now, while the heap is emptiest)
-
     gc.collect()
     try:
         asyncio.run(_serve(host, port, wifi))
     except KeyboardInterrupt:
         pass
+
+
+# The command line (main.py) --------------------------------------------------
+
+USAGE = "usage: main.py [--port 8000] [--host 127.0.0.1] [--interval 2] [--config FILE]"
+
+
+def _stop(message):
+    # One line that says what is wrong, then the usage: no traceback.
+    print("main.py: error: " + message, file=sys.stderr)
+    print(USAGE, file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _check(argv):
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg in ("-h", "--help") or not arg.startswith("-"):
+            continue  # the usage is status's; a bare word is a launcher's
+        name, _, value = arg.lstrip("-").partition("=")
+        if not arg.startswith("--"):
+            _stop("unknown option " + arg)
+        if not _:
+            value = argv[i] if i < len(argv) else None
+            i += 1
+        if name not in ("port", "host", "interval", "config"):
+            _stop("unknown option --" + name)
+        if value is None:
+            _stop("--%s needs a value" % name)
+        try:
+            number = float(value) if name == "interval" else int(value)
+        except ValueError:
+            number = -1
+        if name == "port" and not 0 <= number <= 65535 or name == "interval" and number <= 0:
+            _stop("--%s %s: not a valid %s" % (name, value, name))
+
+
+def main(argv=None):
+    """What main.py runs: run(), with a mistake on the command line, a busy
+    port or a port it may not use told in one line and the usage."""
+    argv = sys.argv[1:] if argv is None else argv
+    _check(argv)
+    try:
+        run(argv)
+    except OSError as e:
+        import errno
+
+        if e.errno == errno.EADDRINUSE:
+            _stop("the port is in use (another server running?): choose one with --port")
+        if e.errno == errno.EACCES:
+            _stop("no permission to serve on that port (below 1024?): choose one with --port")
+        raise

@@ -6,10 +6,10 @@ used.
 """
 
 from .app import App as App
-from .errors import HTTPException as HTTPException
-from .errors import abort as abort
+from .response import HTTPException as HTTPException
 from .response import JSONResponse as JSONResponse
 from .response import Response as Response
+from .response import abort as abort
 
 __version__ = "0.1.0"
 

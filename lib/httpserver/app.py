@@ -1,5 +1,4 @@
-from .errors import HTTPException
-from .response import Response, coerce
+from .response import HTTPException, Response, coerce
 from .routing import Router
 
 

@@ -12,9 +12,8 @@ import os
 import signal
 
 from . import runtime
-from .errors import HTTPException
 from .request import Headers, Request
-from .response import error_response
+from .response import HTTPException, error_response
 from .websocket import MESSAGE_TOO_BIG, WebSocket, WebSocketClosed, WebSocketResponse, run
 
 # The ASGI server frames the message and manages the connection.

@@ -17,7 +17,7 @@ challenge; secrets are compared in constant time.
 
 from binascii import a2b_base64
 
-from .errors import HTTPException
+from .response import HTTPException
 from .signing import same_secret
 
 

@@ -4,8 +4,6 @@
 # bytes (most requests on a board) never pays heap for it.
 import asyncio
 
-from .protocol import CHUNKED, FIXED
-
 
 class _Sink:
     """What Response.produce() sends each block of the body to."""
@@ -34,6 +32,8 @@ class _Sink:
 
 async def write(conn, response, mode):
     """The body after the head; False when the connection was taken over."""
+    from .protocol import CHUNKED, FIXED  # loaded with the server already
+
     if response.upgrade and response.status_code == 101:
         conn.streaming = True
         await response.take_over(conn)

@@ -1,7 +1,7 @@
 # Request bodies in the chunked transfer coding (RFC 9112 7.1). Few
 # clients send them, so this loads (and costs heap) with the first one.
-from .errors import HTTPException
 from .protocol import HEX_DIGITS, bad_request, has_control, is_token
+from .response import HTTPException
 
 _MAX_CHUNK_SIZE_DIGITS = 8
 _MAX_CHUNK_LINE = 256

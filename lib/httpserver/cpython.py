@@ -7,6 +7,9 @@ import mimetypes
 import signal
 import time
 
+# Defined in runtime.py before it imports this module: shared by both channels.
+from .runtime import _take_buffered
+
 MAX_CONNECTIONS = 1000
 FILE_BLOCK_SIZE = 65536
 MAX_MESSAGE_SIZE = 1048576
@@ -31,6 +34,7 @@ __all__ = [
     "call",
     "pump",
     "THREADS",
+    "const",
     "Channel",
     "http_date",
     "log_exception",
@@ -43,6 +47,10 @@ __all__ = [
 ]
 
 _async_functions = {}
+
+
+def const(value):
+    return value
 
 
 def ticks_ms():
@@ -99,6 +107,15 @@ class Channel:
         if not data:
             raise EOFError
         self.buffer = self.buffer + data if self.buffer else data
+
+    async def read_into(self, view):
+        got = _take_buffered(self, view)
+        while got < len(view):
+            data = await self.reader.read(len(view) - got)
+            if not data:
+                raise EOFError
+            view[got : got + len(data)] = data
+            got += len(data)
 
     def write(self, data):
         self.writer.write(data)
@@ -180,7 +197,14 @@ def http_date():
     return _date
 
 
-async def listen(callback, host, port, backlog, ssl=None):
+async def listen(callback, host, port, backlog, ssl=None, unix_path=None):
+    """Start listening; returns (listener, port), port None on a Unix socket."""
+    if unix_path is not None:
+        from .unixsocket import listen_unix
+
+        listener, _ = await listen_unix(callback, unix_path, backlog, ssl)
+        return listener, None
+
     def accept(reader, writer):
         return callback((reader, writer), peer_address(writer.get_extra_info("peername")))
 

@@ -2,8 +2,7 @@
 # the error, or the default JSON error. Loaded with the first failure: on a
 # board every line of loaded code costs heap, and most requests succeed.
 from . import runtime
-from .errors import HTTPException
-from .response import coerce, error_response
+from .response import HTTPException, coerce, error_response
 
 
 class InvalidBody(ValueError):

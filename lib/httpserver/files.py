@@ -2,9 +2,12 @@
 # small blocks, so a file never has to fit in RAM.
 import os
 
+# The server's writer for these bodies loads with them, at start-up, rather
+# than at the first answer on a crowded heap.
+import httpserver.bodies  # noqa: F401
+
 from . import runtime
-from .errors import HTTPException
-from .response import Response
+from .response import HTTPException, Response
 
 # Used where the mimetypes module is missing (on a board), and for the few
 # types that matter on one when it is there.

@@ -1,7 +1,7 @@
 # Sans-IO HTTP/1.1 message syntax (RFC 9112): pure functions over bytes.
 # Nothing here reads or writes a socket, so the same code serves both
 # runtimes and can be tested in-process.
-from .errors import HTTPException
+from .response import HTTPException
 from .routing import is_digits
 
 HEX_DIGITS = b"0123456789abcdefABCDEF"

@@ -6,9 +6,15 @@
 import asyncio
 
 from . import runtime
-from .errors import HTTPException
-from .response import error_response
-from .server import CLOSING, HANDLING, IDLE, READING, send_unavailable
+from .response import HTTPException, error_response
+from .runtime import const
+from .server import send_unavailable
+
+# Connection states: server.py's numbers.
+_IDLE = const(0)
+_READING = const(1)
+_HANDLING = const(2)
+_CLOSING = const(4)
 
 # A refused connection's time to send its request and read the answer (ms).
 _REFUSAL_MS = 1000
@@ -28,7 +34,7 @@ def make_room(server):
     """
     oldest = None
     for conn in server.connections:
-        if conn.state == IDLE and conn.requests and not conn.expired:
+        if conn.state == _IDLE and conn.requests and not conn.expired:
             # The same keep-alive time for all: the earliest deadline is the oldest.
             if oldest is None or runtime.ticks_diff(conn.deadline, oldest.deadline) < 0:
                 oldest = conn
@@ -45,7 +51,7 @@ async def refuse(server, conn):
         return
     conn.task = asyncio.current_task()
     _lingering(server).add(conn)
-    conn.enter(CLOSING, _REFUSAL_MS)
+    conn.enter(_CLOSING, _REFUSAL_MS)
     try:
         # Read the request's head first: closing with unread data would
         # reset the connection, and some clients then lose the answer.
@@ -80,7 +86,7 @@ async def linger(server, conn):
 async def _linger(conn):
     if conn.end_output:
         conn.end_output()  # the client sees the end of our answer at once
-    conn.enter(CLOSING, conn.linger_ms)
+    conn.enter(_CLOSING, conn.linger_ms)
     budget = _LINGER_BYTES
     try:
         while budget > 0:
@@ -95,9 +101,9 @@ async def answer_timeout(server, conn, method, version):
     """408 for a request that did not arrive within read_timeout."""
     if not conn.expired:
         raise asyncio.CancelledError  # not ours: a shutdown of the loop
-    if conn.state == READING:
+    if conn.state == _READING:
         conn.expired = False  # the answer gets its own write deadline
-        conn.enter(HANDLING)
+        conn.enter(_HANDLING)
         await server.finish(conn, error_response(HTTPException(408)), method, version, None, False)
         conn.expired = True
     return False
@@ -159,7 +165,7 @@ async def _drain(server):
         for conn in list(server.connections) + list(server.lingering):
             # Requests in flight may finish, but not a response that never
             # ends by itself (a stream or a WebSocket).
-            if late or conn.state == IDLE or conn.state == CLOSING or conn.streaming:
+            if late or conn.state == _IDLE or conn.state == _CLOSING or conn.streaming:
                 server.expire(conn)
         await asyncio.sleep(0.02)
 

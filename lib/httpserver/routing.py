@@ -1,7 +1,7 @@
 # URL patterns such as /users/<int:id>, /file_<id>.txt or /mid/<path:p>/edit,
 # compiled once at registration into literal pieces and parameters, so that
 # matching is a few string comparisons and no regex.
-from .errors import HTTPException
+from .response import HTTPException
 
 
 def is_digits(text):

@@ -7,6 +7,10 @@ import time
 
 MICROPYTHON = sys.implementation.name == "micropython"
 
+# const(): on MicroPython the compiler puts the value of `_NAME = const(...)`
+# in place and keeps neither the name nor a global for it.
+const = getattr(__import__("micropython") if MICROPYTHON else None, "const", None)
+
 # Sized for a board: lwIP on an ESP32 allows about ten sockets in all.
 MAX_CONNECTIONS = 8
 FILE_BLOCK_SIZE = 512
@@ -70,6 +74,16 @@ def pump(source, deliver):
             yield from deliver(item)
 
 
+def _take_buffered(conn, view):
+    """Copy what the connection has buffered into the start of view; how much."""
+    buffered = conn.buffer
+    count = min(len(buffered), len(view))
+    if count:
+        view[:count] = buffered[:count]
+        conn.buffer = buffered[count:]
+    return count
+
+
 # MicroPython's asyncio queue of sockets waiting to be readable or writable.
 _io_queue = asyncio.core._io_queue if MICROPYTHON else None  # type: ignore[attr-defined]
 
@@ -117,6 +131,21 @@ class Channel:
             grown += _received_view[:count]
             self.buffer = grown
         return True
+
+    def read_into(self, view):
+        """Fill view (a memoryview) with what comes next: first what is
+        buffered, then straight from the socket, so that a large piece of
+        input leaves no trail of small copies in the heap."""
+        got = _take_buffered(self, view)
+        sock = self.sock
+        while got < len(view):
+            yield _io_queue.queue_read(sock)
+            count = sock.readinto(view[got:])
+            if count is None:
+                continue
+            if not count:
+                raise EOFError
+            got += count
 
     def write(self, data):
         """Hand data to the socket; what it does not take waits for drain()."""
@@ -224,12 +253,14 @@ async def close_listener(listener):
     listener.cancel()
 
 
-async def listen(callback, host, port, backlog, ssl=None):
+async def listen(callback, host, port, backlog, ssl=None, unix_path=None):
     """Start listening; port 0 picks a free port. Returns (listener, port).
 
     MicroPython's sockets cannot tell their own port, so port 0 means
     trying random ports from the dynamic range.
     """
+    if unix_path is not None:
+        raise NotImplementedError("serving on a Unix socket (socket=) needs CPython")
     import os
     import socket
 

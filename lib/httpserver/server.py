@@ -7,7 +7,6 @@ import asyncio
 import gc
 
 from . import runtime
-from .errors import HTTPException
 from .protocol import (
     FIXED,
     NO_BODY,
@@ -18,7 +17,8 @@ from .protocol import (
     split_target,
 )
 from .request import Headers, Request
-from .response import error_response
+from .response import HTTPException, error_response
+from .runtime import const
 
 # Prepared at import: when the heap is exhausted there may be no room to
 # build an answer.
@@ -28,12 +28,13 @@ _UNAVAILABLE = (
     b'{"error": "Service Unavailable"}'
 )
 
-# Connection states. Expiry of the deadline means, by state:
-IDLE = 0  # waiting for a request: close quietly
-READING = 1  # a request has begun: answer 408
-HANDLING = 2  # the app has it: no deadline
-WRITING = 3  # a response is going out: only the write deadline (in drain)
-CLOSING = 4  # lingering so that the client reads our answer: close
+# Connection states (rare.py uses the same numbers). Expiry of the deadline
+# means, by state:
+_IDLE = const(0)  # waiting for a request: close quietly
+_READING = const(1)  # a request has begun: answer 408
+_HANDLING = const(2)  # the app has it: no deadline
+_WRITING = const(3)  # a response is going out: only the write deadline (in drain)
+_CLOSING = const(4)  # lingering so that the client reads our answer: close
 
 
 class Connection(runtime.Channel):
@@ -41,7 +42,7 @@ class Connection(runtime.Channel):
 
     # Defaults live in the class: an instance holds only what has been set,
     # which keeps an idle connection small.
-    state = IDLE
+    state = _IDLE
     deadline = None  # ticks at which the state's time is up
     expired = False
     started = False  # the current response's head has been handed over
@@ -104,16 +105,14 @@ class Server:
         app = self.app
         for hook in app._startup:
             await runtime.call(hook)
+        listener, app.port = await runtime.listen(
+            self._accept, host, port, app.max_connections, ssl, socket
+        )
         if socket is None:
-            listener, app.port = await runtime.listen(
-                self._accept, host, port, app.max_connections, ssl
-            )
             app.host = host
             where = "%s:%d" % (host, app.port)
         else:
-            from .unixsocket import listen_unix
-
-            listener, where = await listen_unix(self._accept, socket, app.max_connections, ssl)
+            where = "unix:" + socket
         if ssl is not None:
             self.scheme = "https"
         if runtime.install_signal_handlers:  # None on a board
@@ -200,7 +199,7 @@ class Server:
         await self._close(conn)
 
     async def _close(self, conn):
-        conn.enter(CLOSING)
+        conn.enter(_CLOSING)
         # Reset only a response cut short: a client that has it all gets a FIN.
         await conn.close(conn.started)
         # Counted until the socket is really closed: the cap is on sockets.
@@ -226,7 +225,7 @@ class Server:
             request.body = await self._read_body(conn, request)
         except HTTPException as exc:
             # The request could not be read to its end: answered, then closed.
-            conn.enter(HANDLING)
+            conn.enter(_HANDLING)
             if request is None:
                 # Not even a head: no app to ask. A HEAD is answered without a body.
                 method = "HEAD" if (head or conn.buffer)[:5] == b"HEAD " else "GET"
@@ -238,7 +237,7 @@ class Server:
             from .rare import answer_timeout
 
             return await answer_timeout(self, conn, method, version)
-        conn.enter(HANDLING)
+        conn.enter(_HANDLING)
         try:
             response = await app.dispatch(request)
         except asyncio.CancelledError:
@@ -270,7 +269,7 @@ class Server:
                 # A bad status or header: nothing has gone out, so 500 can.
                 runtime.log_exception(exc)
                 response = error_response(HTTPException(500))
-        conn.enter(WRITING)
+        conn.enter(_WRITING)
         conn.started = True
         try:
             done = await self._write(conn, response, head, mode)
@@ -290,7 +289,7 @@ class Server:
             await linger(self, conn)  # the request may not have been read to its end
             return False
         if keep_alive:
-            conn.enter(IDLE, self.idle_ms)
+            conn.enter(_IDLE, self.idle_ms)
         return keep_alive
 
     async def _write(self, conn, response, head, mode):
@@ -320,7 +319,7 @@ class Server:
     async def _read_head(self, conn):
         """The next request's head (without its final CRLF CRLF), or None at the end."""
         app = self.app
-        conn.enter(READING, self.patience_ms)
+        conn.enter(_READING, self.patience_ms)
         while True:
             buffer = conn.buffer
             while buffer[:2] == b"\r\n":

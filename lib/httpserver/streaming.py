@@ -1,3 +1,7 @@
+# The server's writer for these bodies loads with them, at start-up, rather
+# than at the first answer on a crowded heap.
+import httpserver.bodies  # noqa: F401
+
 from . import runtime
 from .response import Response
 

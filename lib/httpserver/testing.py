@@ -127,7 +127,7 @@ class TestClient:
             path, query = split_target(url)
             request = Request(app, method, path, query, fields, body, self.client_addr)
             if len(body) > app.max_body_size:
-                from .errors import HTTPException
+                from .response import HTTPException
 
                 raise HTTPException(413)
             response = await app.dispatch(request)

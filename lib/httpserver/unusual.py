@@ -2,8 +2,8 @@
 # bytes that cannot begin a request, absolute-form targets, HTTP versions
 # other than 1.0 and 1.1. Pure functions like protocol.py's, in their own
 # module because on a board every line of loaded code costs heap.
-from .errors import HTTPException
 from .protocol import _is_authority, bad_request, is_token
+from .response import HTTPException
 
 
 def check_request_start(data):

@@ -11,9 +11,12 @@
 #             await ws.send(await ws.receive())   # ends when the client closes
 import asyncio
 
+# The server's writer for these bodies loads with them, at start-up, rather
+# than at the first answer on a crowded heap.
+import httpserver.bodies  # noqa: F401
+
 from . import runtime
-from .errors import HTTPException
-from .response import Response
+from .response import HTTPException, Response
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -201,14 +204,30 @@ class WebSocket:
 
     async def _message(self):
         kind = None
-        parts = None
+        parts = None  # a fragmented message so far, in one buffer
         size = 0
         while True:
             fin, opcode, length, mask = await self._header(size)
-            payload = await self._payload(length, mask) if length else b""
             if opcode >= CLOSE:
-                await self._control(opcode, payload)
+                await self._control(opcode, await self._payload(length, mask) if length else b"")
                 continue
+            if parts is None and not fin:
+                # Room for the whole message at once when the limit is a
+                # board's (a few KiB): growing a buffer piece by piece needs
+                # the old and the new block together. Larger limits start
+                # smaller and double.
+                limit = self.max_message_size
+                parts = bytearray(limit if limit <= 16384 else min(limit, max(4 * length, 1024)))
+            if parts is not None:
+                if size + length > len(parts):
+                    grown = max(size + length, min(2 * len(parts), self.max_message_size))
+                    parts.extend(bytes(grown - len(parts)))
+                view = memoryview(parts)[size : size + length]
+                await self._conn.read_into(view)
+                _unmask_into(view, mask)
+                payload = None
+            else:
+                payload = await self._payload(length, mask) if length else b""
             if opcode == CONTINUATION:
                 if kind is None:
                     raise _Fail(PROTOCOL_ERROR, "continuation frame without a message")
@@ -216,15 +235,11 @@ class WebSocket:
                 raise _Fail(PROTOCOL_ERROR, "new message inside a fragmented one")
             else:
                 kind = opcode
+            size += length
             if not fin:
-                if parts is None:
-                    parts = []
-                parts.append(payload)
-                size += length
                 continue
             if parts is not None:
-                parts.append(payload)
-                payload = b"".join(parts)
+                payload = parts if size == len(parts) else parts[:size]
             if kind == TEXT:
                 return _text(payload)
             return bytes(payload)
@@ -265,20 +280,12 @@ class WebSocket:
         conn = self._conn
         if length <= 256:
             return _unmask(await conn.read_exact(length), mask)
-        # Copied into one buffer as it arrives and unmasked in place; joining
-        # pieces would need a second block of the full size on a small heap.
+        # Read into one buffer as it arrives and unmasked in place: joining
+        # pieces, or copying each read, would leave the small heap of a
+        # board too fragmented for the next message.
         data = bytearray(length)
         view = memoryview(data)
-        got = 0
-        while True:
-            buffered = conn.buffer
-            count = min(len(buffered), length - got)
-            view[got : got + count] = buffered[:count]
-            conn.buffer = buffered[count:]
-            got += count
-            if got == length:
-                break
-            await conn.fill()
+        await conn.read_into(view)
         _unmask_into(view, mask)
         return data
 
