@@ -305,10 +305,9 @@ def run(argv=None):
         cfg = load_config(opts.get("config", CONFIG))
     if cfg.get("http_password"):
         # Off unless config.json sets a password: then every page and API asks for it.
-        from httpserver.auth import BasicAuth
+        import password
 
-        users = {cfg.get("http_user", "admin"): cfg["http_password"]}
-        BasicAuth(users, realm=cfg.get("hostname") or "board").protect(app)
+        password.protect(app, cfg)
     iv = opts.get("interval", cfg.get("status_interval_s"))
     if iv is not None:
         iv = float(iv)
@@ -344,55 +343,19 @@ def run(argv=None):
         pass
 
 
-# The command line (main.py) --------------------------------------------------
-
-USAGE = "usage: main.py [--port 8000] [--host 127.0.0.1] [--interval 2] [--config FILE]"
-
-
-def _stop(message):
-    # One line that says what is wrong, then the usage: no traceback.
-    print("main.py: error: " + message, file=sys.stderr)
-    print(USAGE, file=sys.stderr)
-    raise SystemExit(2)
-
-
-def _check(argv):
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        i += 1
-        if arg in ("-h", "--help") or not arg.startswith("-"):
-            continue  # the usage is status's; a bare word is a launcher's
-        name, _, value = arg.lstrip("-").partition("=")
-        if not arg.startswith("--"):
-            _stop("unknown option " + arg)
-        if not _:
-            value = argv[i] if i < len(argv) else None
-            i += 1
-        if name not in ("port", "host", "interval", "config"):
-            _stop("unknown option --" + name)
-        if value is None:
-            _stop("--%s needs a value" % name)
-        try:
-            number = float(value) if name == "interval" else int(value)
-        except ValueError:
-            number = -1
-        if name == "port" and not 0 <= number <= 65535 or name == "interval" and number <= 0:
-            _stop("--%s %s: not a valid %s" % (name, value, name))
-
-
 def main(argv=None):
     """What main.py runs: run(), with a mistake on the command line, a busy
-    port or a port it may not use told in one line and the usage."""
+    port or a port it may not use told in one line and the usage (cli.py,
+    loaded only when there is something to say: on a board every name
+    costs heap)."""
     argv = sys.argv[1:] if argv is None else argv
-    _check(argv)
+    if argv:
+        import cli
+
+        cli.check(argv)
     try:
         run(argv)
     except OSError as e:
-        import errno
+        import cli
 
-        if e.errno == errno.EADDRINUSE:
-            _stop("the port is in use (another server running?): choose one with --port")
-        if e.errno == errno.EACCES:
-            _stop("no permission to serve on that port (below 1024?): choose one with --port")
-        raise
+        cli.explain(e)

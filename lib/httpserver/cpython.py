@@ -197,12 +197,12 @@ def http_date():
     return _date
 
 
-async def listen(callback, host, port, backlog, ssl=None, unix_path=None):
+async def listen(callback, host, port, backlog, ssl=None, path=None):
     """Start listening; returns (listener, port), port None on a Unix socket."""
-    if unix_path is not None:
+    if path is not None:  # a Unix socket's
         from .unixsocket import listen_unix
 
-        listener, _ = await listen_unix(callback, unix_path, backlog, ssl)
+        listener, _ = await listen_unix(callback, path, backlog, ssl)
         return listener, None
 
     def accept(reader, writer):

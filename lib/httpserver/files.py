@@ -8,44 +8,34 @@ import httpserver.bodies  # noqa: F401
 
 from . import runtime
 from .response import HTTPException, Response
+from .runtime import const
 
 # Used where the mimetypes module is missing (on a board), and for the few
 # types that matter on one when it is there.
-TYPES = {
-    "html": "text/html; charset=utf-8",
-    "htm": "text/html; charset=utf-8",
-    "css": "text/css; charset=utf-8",
-    "js": "text/javascript; charset=utf-8",
-    "mjs": "text/javascript; charset=utf-8",
-    "json": "application/json",
-    "txt": "text/plain; charset=utf-8",
-    "csv": "text/csv; charset=utf-8",
-    "xml": "application/xml",
-    "svg": "image/svg+xml",
-    "png": "image/png",
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "gif": "image/gif",
-    "ico": "image/x-icon",
-    "webp": "image/webp",
-    "woff": "font/woff",
-    "woff2": "font/woff2",
-    "wasm": "application/wasm",
-    "pdf": "application/pdf",
-    "gz": "application/gzip",
-    "zip": "application/zip",
-    "mp3": "audio/mpeg",
-    "wav": "audio/wav",
-    "mp4": "video/mp4",
-    "bin": "application/octet-stream",
-}
+# One string rather than a dict: the keys of a dict would each be interned on
+# MicroPython (the qstr table grows in steps of kilobytes). "|ext type" each.
+_TYPES = const(
+    "|html text/html; charset=utf-8|htm text/html; charset=utf-8"
+    "|css text/css; charset=utf-8|js text/javascript; charset=utf-8"
+    "|mjs text/javascript; charset=utf-8|json application/json"
+    "|txt text/plain; charset=utf-8|csv text/csv; charset=utf-8|xml application/xml"
+    "|svg image/svg+xml|png image/png|jpg image/jpeg|jpeg image/jpeg|gif image/gif"
+    "|ico image/x-icon|webp image/webp|woff font/woff|woff2 font/woff2"
+    "|wasm application/wasm|pdf application/pdf|gz application/gzip"
+    "|zip application/zip|mp3 audio/mpeg|wav audio/wav|mp4 video/mp4"
+    "|bin application/octet-stream|"
+)
 _DIRECTORY = 0x4000
 
 
 def content_type_for(path):
     extension = path.rpartition(".")[2].lower() if "." in path.rpartition("/")[2] else ""
     guessed = runtime.guess_type and runtime.guess_type(path)  # None on a board
-    return TYPES.get(extension) or guessed or "application/octet-stream"
+    if extension:
+        start = _TYPES.find("|%s " % extension)
+        if start >= 0:
+            return _TYPES[start + len(extension) + 2 : _TYPES.find("|", start + 1)]
+    return guessed or "application/octet-stream"
 
 
 def _stat(path):

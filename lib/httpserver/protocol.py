@@ -3,10 +3,11 @@
 # runtimes and can be tested in-process.
 from .response import HTTPException
 from .routing import is_digits
+from .runtime import const  # private constants: inlined on MicroPython, no names kept
 
 HEX_DIGITS = b"0123456789abcdefABCDEF"
 # RFC 9110 5.6.2 token characters besides letters and digits.
-_TOKEN_PUNCTUATION = b"!#$%&'*+-.^_`|~"
+_TOKEN_PUNCTUATION = const(b"!#$%&'*+-.^_`|~")
 
 # How a response body is framed (frame_response decides).
 NO_BODY = 0  # nothing after the head: HEAD, 1xx, 204, 304, an upgrade
@@ -257,7 +258,7 @@ def parse_query(query):
 # One string rather than a dict: a table of objects costs a board about 2K.
 # The statuses most answers have, and every one the server answers by itself
 # (it may have to on a nearly full heap); the rest are in unusual.py.
-_COMMON_REASONS = (
+_COMMON_REASONS = const(
     "|201 Created|204 No Content|301 Moved Permanently|302 Found|304 Not Modified"
     "|400 Bad Request|404 Not Found|405 Method Not Allowed|408 Request Timeout"
     "|413 Content Too Large|414 URI Too Long|431 Request Header Fields Too Large"
@@ -281,7 +282,7 @@ def reason(status):
 
 
 # Three-letter day names from Monday (weekday 0 of gmtime), then the months.
-_DATE_NAMES = "MonTueWedThuFriSatSunJanFebMarAprMayJunJulAugSepOctNovDec"
+_DATE_NAMES = const("MonTueWedThuFriSatSunJanFebMarAprMayJunJulAugSepOctNovDec")
 
 
 def http_date(t):

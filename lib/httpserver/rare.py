@@ -17,11 +17,11 @@ _HANDLING = const(2)
 _CLOSING = const(4)
 
 # A refused connection's time to send its request and read the answer (ms).
-_REFUSAL_MS = 1000
+_REFUSAL_MS = const(1000)
 # Refused connections may send this much of a request before we answer.
-_REFUSED_HEAD = 2048
+_REFUSED_HEAD = const(2048)
 # At most this much input is read and dropped while closing (bytes).
-_LINGER_BYTES = 65536
+_LINGER_BYTES = const(65536)
 
 
 def make_room(server):

@@ -253,13 +253,13 @@ async def close_listener(listener):
     listener.cancel()
 
 
-async def listen(callback, host, port, backlog, ssl=None, unix_path=None):
+async def listen(callback, host, port, backlog, ssl=None, path=None):
     """Start listening; port 0 picks a free port. Returns (listener, port).
 
     MicroPython's sockets cannot tell their own port, so port 0 means
     trying random ports from the dynamic range.
     """
-    if unix_path is not None:
+    if path is not None:  # a Unix socket's
         raise NotImplementedError("serving on a Unix socket (socket=) needs CPython")
     import os
     import socket

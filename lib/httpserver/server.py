@@ -22,7 +22,7 @@ from .runtime import const
 
 # Prepared at import: when the heap is exhausted there may be no room to
 # build an answer.
-_UNAVAILABLE = (
+_UNAVAILABLE = const(
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
     b"Content-Length: 32\r\nConnection: close\r\n\r\n"
     b'{"error": "Service Unavailable"}'
@@ -51,9 +51,10 @@ class Connection(runtime.Channel):
     peer = None  # the client's (host, port), once a request has asked
     task = None
 
-    def enter(self, state, timeout_ms=None):
+    def enter(self, state, timeout=None):
+        # timeout in ms: the new state's deadline from now (None: none)
         self.state = state
-        self.deadline = None if timeout_ms is None else runtime.ticks_ms() + timeout_ms
+        self.deadline = None if timeout is None else runtime.ticks_ms() + timeout
 
     async def read_exact(self, size):
         buffer = self.buffer
@@ -342,7 +343,9 @@ class Server:
                 raise HTTPException(414)
             if end >= 0:
                 break
-            if len(buffer) > app.max_head_size + 3:
+            # Counted while it arrives: the limit must hold before the head
+            # it limits has taken the heap (a line is a field but the first).
+            if len(buffer) > app.max_head_size + 3 or buffer.count(b"\r\n") > app.max_headers + 1:
                 raise HTTPException(431)
             try:
                 await conn.fill()
