@@ -698,16 +698,7 @@ def test_websocket_messages_at_max_message_size_are_echoed_on_a_small_heap(small
     assert not failures, failures
 
 
-def test_limits_are_still_servable_after_a_body_over_the_limit_on_a_small_heap(
-    small_board, request
-):
-    if small_board.runtime == "micropython":
-        # A known gap, measured: after the 1 MiB refusal has loaded the seldom
-        # paths and churned the heap, a 4 KiB WebSocket message at the limit
-        # finds no free 4 KiB block on the 100K board (1011). It needs the
-        # core's heap to shrink (code in flash: ROMFS or frozen). strict: the
-        # day it passes, this marker must go.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="heap after churn"))
+def test_limits_are_still_servable_after_a_body_over_the_limit_on_a_small_heap(small_board):
     # The board goes on after a client that sent too much: the heap that
     # refusing it churned still serves every limit at its value.
     assert chunked_body_over_the_limit(small_board).statuses == [413]
