@@ -72,14 +72,18 @@ class FileResponse(Response):
         return self.size
 
     async def produce(self, sink):
+        # One buffer for the whole file, read into again and again: a fresh
+        # block per read leaves the heap of a board full of holes. Safe to
+        # reuse: sink.send() returns once the block is taken (a socket that
+        # keeps a reference drains it first; other sinks copy it).
+        buffer = bytearray(min(runtime.FILE_BLOCK_SIZE, self.size) or 1)
+        view = memoryview(buffer)
         with open(self.path, "rb") as file:
             while True:
-                # A fresh block each time: a writer may keep a reference
-                # to what it was given until the data has gone out.
-                block = file.read(runtime.FILE_BLOCK_SIZE)
-                if not block:
+                count = file.readinto(buffer)
+                if not count:
                     break
-                await sink.send(block)
+                await sink.send(view[:count])
 
 
 def _safe_relative(filepath):
