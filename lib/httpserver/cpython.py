@@ -96,8 +96,6 @@ class Channel:
     # After the half-close the client sees the end at once and closes; this
     # bounds the wait for it (ms).
     linger_ms = 1000
-    # Output waits in the transport; what matters is whether the client takes it.
-    unsent = b""
 
     def __init__(self, streams):
         self.reader, self.writer = streams

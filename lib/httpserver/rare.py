@@ -171,6 +171,7 @@ async def _drain(server):
 
 
 def _lingering(server):
-    if not server.lingering:
+    # The class's empty tuple until the first one: then a set, kept.
+    if server.lingering == ():
         server.lingering = set()
     return server.lingering
