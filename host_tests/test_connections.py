@@ -639,12 +639,16 @@ def head_of_max_size(field_count):
     return head + b"\r\n\r\n"
 
 
-def chunked_body_over_the_limit(server):
-    """max_body_size (the default, 1 MiB) + 1 in 4 KiB chunks: the reply."""
+def chunked_body_over_the_limit(server, segment=None):
+    """max_body_size (the default, 1 MiB) + 1 in 4 KiB chunks, sent at once
+    or in TCP segments of the size given: the reply."""
     block = b"1000\r\n" + b"b" * 4096 + b"\r\n"
     body = block * (MiB // 4096) + b"1\r\nb\r\n0\r\n\r\n"
-    head = b"POST /body HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-    return ask(server, head + body, timeout=8)
+    data = b"POST /body HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+    if segment is None:
+        return ask(server, data, timeout=8)
+    pieces = [data[i : i + segment] for i in range(0, len(data), segment)]
+    return ask(server, data, timeout=8, pieces=pieces)
 
 
 def websocket_echo_failures(server, rounds=2):
@@ -698,12 +702,31 @@ def test_websocket_messages_at_max_message_size_are_echoed_on_a_small_heap(small
     assert not failures, failures
 
 
-def test_limits_are_still_servable_after_a_body_over_the_limit_on_a_small_heap(small_board):
+# In 100-byte segments the body is read in small pieces that leave the heap
+# full of holes: a head at the limit was then refused (503) about once in
+# eight runs, when the server still needed it in one block.
+@pytest.mark.parametrize("segment", [None, 100])
+def test_limits_are_still_servable_after_a_body_over_the_limit_on_a_small_heap(
+    small_board, segment
+):
     # The board goes on after a client that sent too much: the heap that
-    # refusing it churned still serves a head at max_head_size. (A 4 KiB
-    # WebSocket message after this churn is echoed in most runs but not all
-    # on the 100K board, measured: left out until the core's heap shrinks.)
-    assert chunked_body_over_the_limit(small_board).statuses == [413]
-    result = ask(small_board, head_of_max_size(40))
-    assert result.statuses == [200], result
+    # refusing it churned still serves a head at max_head_size, again and
+    # again. (WebSocket messages of 4 KiB after this churn are not all
+    # echoed on the 100K board, measured: left out until the core's heap
+    # shrinks.)
+    assert chunked_body_over_the_limit(small_board, segment).statuses == [413]
+    for _ in range(3):
+        result = ask(small_board, head_of_max_size(40))
+        assert result.statuses == [200], result
     assert get(small_board, b"/hello").status == 200
+
+
+def test_head_of_max_head_size_is_taken_field_by_field(serve, runtime, tmp_path):
+    # 88K: the least app holds about 64K, and a head at the limit then has
+    # 24K, not enough for the whole head in one block, a copy of it and its
+    # fields (that needed 92K, measured); taken as its lines come, it is
+    # served from 82K.
+    server = serve(SMALL_APP, args=[0, "ws=1"], **on_a_board(runtime, tmp_path, "88K"))
+    for _ in range(3):
+        result = ask(server, head_of_max_size(40))
+        assert result.statuses == [200], result

@@ -52,10 +52,10 @@ if str(LIB) not in sys.path:
 
 from httpserver.chunked import check_trailer, parse_chunk_size  # noqa: E402
 from httpserver.errors import HTTPException, InvalidBody  # noqa: E402
+from httpserver.head import parse_head  # noqa: E402
 from httpserver.protocol import (  # noqa: E402
     body_framing,
     decode,
-    parse_head,
     parse_query,
     split_target,
 )

@@ -26,6 +26,7 @@ if pytest is not None:
 
 from httpserver.chunked import check_trailer, parse_chunk_size, read_chunked  # noqa: E402
 from httpserver.errors import HTTPException  # noqa: E402
+from httpserver.head import parse_head  # noqa: E402
 from httpserver.protocol import (  # noqa: E402
     CHUNKED,
     FIXED,
@@ -38,7 +39,6 @@ from httpserver.protocol import (  # noqa: E402
     has_control,
     http_date,
     is_token,
-    parse_head,
     parse_query,
     reason,
     split_target,

@@ -70,55 +70,37 @@ def decode(data):
     return text
 
 
-def parse_head(head, max_headers, headers=None):
-    """Parse a request head (without the final CRLF CRLF).
-
-    Returns (method, target, version, headers) where method, target and
-    version are str and headers (a new dict, or the mapping given) holds
-    lowercase names to values, with repeated fields combined as RFC 9110 5.3
-    says. Raises HTTPException with the status the client should get.
-    """
-    size = len(head)
-    line_end = head.find(b"\r\n")
-    if line_end < 0:
-        line_end = size
-    first = head.find(b" ", 0, line_end)
-    second = head.find(b" ", first + 1, line_end) if first >= 0 else -1
-    if second < 0 or head.find(b" ", second + 1, line_end) >= 0:
+def parse_request_line(data, end):
+    """(method, target, version) as str from the request line data[:end]."""
+    first = data.find(b" ", 0, end)
+    second = data.find(b" ", first + 1, end) if first >= 0 else -1
+    if second < 0 or data.find(b" ", second + 1, end) >= 0:
         raise bad_request("malformed request line")
-    method = head[:first]
+    method = data[:first]
     if not is_token(method):
         raise bad_request("invalid method")
-    target = head[first + 1 : second]
+    target = data[first + 1 : second]
     if not target or has_control(target) or b"#" in target or b"\t" in target:
         raise bad_request("invalid request target")
-    version = head[second + 1 : line_end]
+    version = data[second + 1 : end]
     if version != b"HTTP/1.1" and version != b"HTTP/1.0":
         from .unusual import refuse_version  # loaded when met
 
         refuse_version(version)
-    # Counted before any field is taken apart: the limit must hold without
-    # first allocating what it limits.
-    if head.count(b"\r\n", line_end) > max_headers:
-        raise HTTPException(431, "too many header fields")
-    if headers is None:
-        headers = {}
-    while line_end < size:
-        start = line_end + 2
-        line_end = head.find(b"\r\n", start)
-        if line_end < 0:
-            line_end = size
-        _add_field(headers, head, start, line_end)
+    return method.decode(), decode(target), version.decode()
+
+
+def check_host(headers, version):
+    """The head's Host field: required in HTTP/1.1, an authority if present."""
     host = headers.get("host")
     if host is None:
-        if version == b"HTTP/1.1":
+        if version == "HTTP/1.1":
             raise bad_request("missing Host")
     elif not _is_authority(host):
         raise bad_request("invalid Host")
-    return method.decode(), decode(target), version.decode(), headers
 
 
-def _add_field(headers, head, start, end):
+def add_field(headers, head, start, end):
     """Add the field line head[start:end] to headers (RFC 9112 5)."""
     colon = head.find(b":", start, end)
     if colon <= start:

@@ -10,10 +10,12 @@ from . import runtime
 from .protocol import (
     FIXED,
     NO_BODY,
+    add_field,
     body_framing,
+    check_host,
     encode_head,
     frame_response,
-    parse_head,
+    parse_request_line,
     split_target,
 )
 from .request import Headers, Request
@@ -210,12 +212,13 @@ class Server:
         """Read one request, dispatch it, write the response: whether to go on."""
         app = self.app
         method, version = "GET", "HTTP/1.1"  # until the request line says
-        head = request = None
+        line = request = None
         try:
-            head = await self._read_head(conn)
-            if head is None:
+            end = await self._read_request_line(conn)
+            if end is None:
                 return False
-            method, target, version, headers = parse_head(head, app.max_headers, Headers())
+            line = method, target, version = parse_request_line(conn.buffer, end)
+            headers = await self._read_fields(conn, end + 2, version)
             if conn.peer is None:
                 # Not at accept: an idle connection keeps what accept gave.
                 conn.peer = runtime.peer_address(address)
@@ -229,7 +232,8 @@ class Server:
             conn.enter(_HANDLING)
             if request is None:
                 # Not even a head: no app to ask. A HEAD is answered without a body.
-                method = "HEAD" if (head or conn.buffer)[:5] == b"HEAD " else "GET"
+                if line is None and conn.buffer[:5] == b"HEAD ":
+                    method = "HEAD"
                 response = error_response(exc)
             else:
                 response = await app.handle_error(request, exc)
@@ -317,8 +321,9 @@ class Server:
 
     # Reading -----------------------------------------------------------------------
 
-    async def _read_head(self, conn):
-        """The next request's head (without its final CRLF CRLF), or None at the end."""
+    async def _read_request_line(self, conn):
+        """Where the next request's line ends (its CRLF) in conn.buffer, or
+        None at the end."""
         app = self.app
         conn.enter(_READING, self.patience_ms)
         while True:
@@ -326,15 +331,14 @@ class Server:
             while buffer[:2] == b"\r\n":
                 # RFC 9112 2.2: ignore empty lines before a request.
                 buffer = conn.buffer = buffer[2:]
-            end = buffer.find(b"\r\n\r\n")
-            line_end = buffer.find(b"\r\n")
-            # The slack lets a head at a limit wait for its CRLF (CRLF CRLF).
-            too_long = line_end > app.max_request_line or (
-                line_end < 0 and len(buffer) > app.max_request_line + 1
+            end = buffer.find(b"\r\n")
+            # The slack lets a line at the limit wait for its CRLF.
+            too_long = end > app.max_request_line or (
+                end < 0 and len(buffer) > app.max_request_line + 1
             )
             if end < 0 or too_long:
                 # What cannot be HTTP is refused at once (400, not 414). Only
-                # a head that came in pieces, or a long line, gets here: the
+                # a line that came in pieces, or a long one, gets here: the
                 # check loads when first needed.
                 from .unusual import check_request_start
 
@@ -342,22 +346,58 @@ class Server:
             if too_long:
                 raise HTTPException(414)
             if end >= 0:
-                break
-            # Counted while it arrives: the limit must hold before the head
-            # it limits has taken the heap (a line is a field but the first).
-            if len(buffer) > app.max_head_size + 3 or buffer.count(b"\r\n") > app.max_headers + 1:
-                raise HTTPException(431)
+                return end
             try:
                 await conn.fill()
             except EOFError:
                 return None
-        if end > app.max_head_size:
-            raise HTTPException(431)
-        rest = buffer[end + 4 :]
-        # A bytearray (the head came in pieces) is parsed as it is, but what
-        # follows, a body, is handed on as bytes.
-        conn.buffer = bytes(rest) if rest else b""
-        return buffer[:end]
+
+    async def _read_fields(self, conn, pos, version):
+        """The header fields from conn.buffer[pos:] to the empty line; what
+        follows stays in conn.buffer.
+
+        Each field is taken as soon as its line is complete, so that only
+        the line still arriving is buffered: a head at max_head_size never
+        needs a block of that size (nor a copy of it) on a board's heap.
+        The limits are counted as the fields come, before they are kept.
+        """
+        app = self.app
+        headers = Headers()
+        buffer = conn.buffer
+        size = pos  # bytes of the head up to buffer[pos]
+        count = 0
+        while True:
+            # While the head's end has not come, each time more has: the
+            # complete lines are counted before any field in them is kept.
+            if (
+                buffer.find(b"\r\n\r\n", pos - 2 if pos >= 2 else 0) < 0
+                and not buffer.startswith(b"\r\n", pos)
+                and count + buffer.count(b"\r\n", pos) > app.max_headers
+            ):
+                raise HTTPException(431)
+            end = buffer.find(b"\r\n", pos)
+            while end > pos:  # the complete lines in hand
+                count += 1
+                size += end + 2 - pos
+                # size counts this line's CRLF, which the head's length does not.
+                if count > app.max_headers or size > app.max_head_size + 2:
+                    raise HTTPException(431)
+                add_field(headers, buffer, pos, end)
+                pos = end + 2
+                end = buffer.find(b"\r\n", pos)
+            if end == pos:
+                break  # the empty line
+            # The slack lets a head at the limit wait for its CRLF CRLF.
+            if size + len(buffer) - pos > app.max_head_size + 3:
+                raise HTTPException(431)
+            conn.buffer = buffer[pos:]  # the line still arriving
+            await conn.fill()
+            buffer, pos = conn.buffer, 0
+        rest = buffer[pos + 2 :]
+        # A body is handed on as bytes.
+        conn.buffer = rest if rest.__class__ is bytes else bytes(rest)
+        check_host(headers, version)
+        return headers
 
     async def _read_body(self, conn, request):
         app = self.app
