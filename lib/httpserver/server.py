@@ -257,12 +257,13 @@ class Server:
         while True:
             status = response.status_code
             try:
+                length = response.content_length()
                 fields, mode, keep_alive = frame_response(
                     method,
                     version,
                     connection,
                     status,
-                    response.content_length(),
+                    length,
                     response.upgrade and status == 101,
                     reusable,
                 )
@@ -277,7 +278,7 @@ class Server:
         conn.enter(_WRITING)
         conn.started = True
         try:
-            done = await self._write(conn, response, head, mode)
+            done = await self._write(conn, response, head, mode, length)
         except (EOFError, OSError, MemoryError, asyncio.CancelledError):
             raise
         except Exception as exc:
@@ -297,11 +298,11 @@ class Server:
             conn.enter(_IDLE, self.idle_ms)
         return keep_alive
 
-    async def _write(self, conn, response, head, mode):
+    async def _write(self, conn, response, head, mode, length):
         """Put the head and body on the wire; False when the connection was taken over."""
         body = response.body
         # Bytes in hand (not a file's empty stand-in): head and body in one go.
-        if mode == FIXED and body.__class__ is bytes and len(body) == response.content_length():
+        if mode == FIXED and body.__class__ is bytes and len(body) == length:
             if len(body) <= 1024:
                 conn.write(head + body)
             else:
