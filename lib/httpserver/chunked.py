@@ -80,7 +80,7 @@ def _skip_token(line, i):
     end = i
     while end < len(line) and line[end] not in b" \t;=":
         end += 1
-    return end if is_token(memoryview(line)[i:end]) else -1
+    return end if is_token(line[i:end]) else -1
 
 
 def _skip_quoted(line, i):

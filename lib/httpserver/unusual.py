@@ -26,7 +26,7 @@ def check_request_start(data):
     if min(line) < 32 or data.find(b"\x7f", 0, end) >= 0:
         raise bad_request("malformed request line")
     space = data.find(b" ", 0, end)
-    if not is_token(line[:space] if space >= 0 else line):
+    if not is_token(data[: space if space >= 0 else end]):
         raise bad_request("invalid method")
 
 
