@@ -212,7 +212,8 @@ def split_target(target):
     if mark >= 0:
         query = target[mark + 1 :]
         target = target[:mark]
-    return unquote(target.encode()), query
+    # The target is decoded text already: only an escape needs more work.
+    return unquote(target.encode()) if "%" in target else target, query
 
 
 def parse_query(query):
