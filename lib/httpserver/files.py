@@ -1,6 +1,7 @@
 # Files from disk: FileResponse and the handler behind App.static. Sent in
 # small blocks, so a file never has to fit in RAM.
 import os
+import time
 
 # The server's writer for these bodies loads with them, at start-up, rather
 # than at the first answer on a crowded heap.
@@ -8,6 +9,7 @@ import httpserver.bodies  # noqa: F401
 
 from . import runtime
 from .response import HTTPException, Response
+from .routing import is_digits
 from .runtime import const
 
 # Used where the mimetypes module is missing (on a board), and for the few
@@ -26,6 +28,10 @@ _TYPES = const(
     "|bin application/octet-stream|"
 )
 _DIRECTORY = 0x4000
+_MONTHS = const("JanFebMarAprMayJunJulAugSepOctNovDec")
+# A board without a clock stamps its files with its epoch (1970 or 2000):
+# a file time before this year is no time at all.
+_FIRST_KNOWN_YEAR = const(2024)
 
 
 def content_type_for(path):
@@ -45,12 +51,32 @@ def _stat(path):
         return None
 
 
+def _content_checksum(path, block_size):
+    # Only for a board without a clock, where the file time says nothing:
+    # CRC-32 runs in C and reads the file in blocks, like sending it does.
+    from binascii import crc32
+
+    buffer = bytearray(block_size)
+    view = memoryview(buffer)
+    checksum = 0
+    with open(path, "rb") as file:
+        while True:
+            count = file.readinto(buffer)
+            if not count:
+                return checksum
+            checksum = crc32(view[:count], checksum)
+
+
 class FileResponse(Response):
     """A file sent from disk; 404 when it does not exist or is not a file.
 
     The second argument is the content type (guessed from the name when
     None). An int there is a status code, and the arguments then follow
     the order FileResponse(path, status_code, headers, content_type).
+
+    It carries ETag, Last-Modified (when the file time is known) and
+    Accept-Ranges; conditional(request, response) answers the request's
+    validators and Range with it.
     """
 
     def __init__(self, path, content_type=None, status_code=200, headers=None):
@@ -67,22 +93,53 @@ class FileResponse(Response):
         Response.__init__(self, b"", status_code, headers, content_type or content_type_for(path))
         self.path = path
         self.size = stat[6]
+        # The part of the file that is sent: all of it unless a Range narrows it.
+        self.offset = 0
+        self.count = self.size
+        self._add_validators(stat[8])
+
+    def _add_validators(self, mtime):
+        moment = time.gmtime(mtime)
+        if moment[0] >= _FIRST_KNOWN_YEAR:
+            # Here, not at the top: FileResponse can be imported before the
+            # server (and its protocol module) is.
+            from .protocol import http_date
+
+            self.modified = tuple(moment[:6])
+            self.etag = '"%x-%x"' % (self.size, mtime)
+            validators = (("ETag", self.etag), ("Last-Modified", http_date(moment)))
+        else:
+            self.modified = None
+            checksum = _content_checksum(self.path, min(runtime.FILE_BLOCK_SIZE, self.size) or 1)
+            self.etag = '"%x-c%x"' % (self.size, checksum)
+            validators = (("ETag", self.etag),)
+        headers = self.headers
+        for name, value in validators + (("Accept-Ranges", "bytes"),):
+            headers.setdefault(name, value)
+        self.etag = headers["ETag"]  # the handler's own, when it gave one
 
     def content_length(self):
-        return self.size
+        return self.count
 
     async def produce(self, sink):
         # One buffer for the whole file, read into again and again: a fresh
         # block per read leaves the heap of a board full of holes. Safe to
         # reuse: sink.send() returns once the block is taken (a socket that
         # keeps a reference drains it first; other sinks copy it).
-        buffer = bytearray(min(runtime.FILE_BLOCK_SIZE, self.size) or 1)
+        left = self.count
+        if not left:
+            return
+        buffer = bytearray(min(runtime.FILE_BLOCK_SIZE, left))
         view = memoryview(buffer)
         with open(self.path, "rb") as file:
-            while True:
+            if self.offset:
+                file.seek(self.offset)
+            while left:
                 count = file.readinto(buffer)
                 if not count:
                     break
+                count = min(count, left)
+                left -= count
                 await sink.send(view[:count])
 
 
@@ -100,11 +157,193 @@ def _safe_relative(filepath):
     return "/".join(parts)
 
 
-class StaticFiles:
-    """The handler App.static registers: files below one directory."""
+# Conditional requests (RFC 9110 13) and byte ranges (RFC 9110 14) -------------
 
-    def __init__(self, directory):
+
+def _parse_date(text):
+    """(year, month, day, hour, minute, second) of an IMF-fixdate, else None.
+
+    The two obsolete date formats are not read: a header that cannot be read
+    is ignored, which costs a full answer, never a wrong 304.
+    """
+    parts = text.split()
+    if len(parts) != 6 or parts[5] != "GMT" or len(parts[2]) != 3:
+        return None
+    month = _MONTHS.find(parts[2])
+    clock = parts[4].split(":")
+    if month % 3 or len(clock) != 3:  # -1 % 3 is 2: an unknown month
+        return None
+    try:
+        return (
+            int(parts[3]),
+            month // 3 + 1,
+            int(parts[1]),
+            int(clock[0]),
+            int(clock[1]),
+            int(clock[2]),
+        )
+    except ValueError:
+        return None
+
+
+def _matches_any(field, etag):
+    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+    if field.strip() == "*":
+        return True
+    for item in field.split(","):
+        item = item.strip()
+        if item.startswith("W/"):
+            item = item[2:]
+        if item == etag:
+            return True
+    return False
+
+
+def _not_modified(headers, response):
+    field = headers.get("if-none-match")
+    if field is not None:
+        return _matches_any(field, response.etag)
+    # If-Modified-Since counts only without If-None-Match (RFC 9110 13.2.2).
+    field = headers.get("if-modified-since")
+    if field is None or response.modified is None:
+        return False
+    date = _parse_date(field)
+    return date is not None and response.modified <= date
+
+
+def _not_modified_response(response):
+    # A 304 keeps the fields that update a cache (RFC 9110 15.4.5), no body.
+    headers = {}
+    for name in ("ETag", "Cache-Control", "Vary"):
+        value = response.headers.get(name)
+        if value is not None:
+            headers[name] = value
+    return Response(b"", 304, headers)
+
+
+def _if_range_holds(field, response):
+    """Whether If-Range (absent, an entity tag or a date) lets Range apply."""
+    if field is None:
+        return True
+    field = field.strip()
+    if field.startswith('"') or field.startswith("W/"):
+        return field == response.etag  # strong comparison: W/ never matches
+    return response.modified is not None and _parse_date(field) == response.modified
+
+
+def _parse_range(field, size):
+    """(first, last) byte of a single range, first >= size when it cannot be
+    satisfied; None for several ranges or a malformed field, which are
+    ignored (RFC 9110 14.2 allows it): the whole file is sent."""
+    unit, _, spec = field.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    for number in (first, last):
+        if number and (not is_digits(number) or len(number) > 15):
+            return None
+    if not dash or not (first or last):
+        return None
+    if not first:  # the last N bytes; a suffix of 0 bytes cannot be satisfied
+        suffix = int(last)
+        return (max(size - suffix, 0) if suffix else size), size - 1
+    first = int(first)
+    if not last:
+        return first, size - 1
+    if int(last) < first:
+        return None
+    return first, min(int(last), size - 1)
+
+
+def _apply_range(field, response):
+    span = _parse_range(field, response.size)
+    if span is None:
+        return
+    first, last = span
+    if first >= response.size:
+        response.status_code = 416
+        response.headers["Content-Range"] = "bytes */%d" % response.size
+        response.count = 0
+        return
+    response.status_code = 206
+    response.offset = first
+    response.count = last - first + 1
+    response.headers["Content-Range"] = "bytes %d-%d/%d" % (first, last, response.size)
+
+
+def conditional(request, response):
+    """Answer a request's validators and Range with a FileResponse.
+
+    Returns a 304 in its place when the client's copy is current, else the
+    response itself, made a 206 or 416 by a single byte range of a GET.
+    A handler that returns FileResponse can use it the same way:
+    return conditional(request, FileResponse(path)).
+    """
+    method = request.method
+    if response.status_code != 200 or method not in ("GET", "HEAD"):
+        return response
+    headers = request.headers
+    if _not_modified(headers, response):
+        return _not_modified_response(response)
+    field = headers.get("range")
+    # Only GET has ranges (RFC 9110 14.2); a gzip variant is never cut into
+    # ranges (StaticFiles sends the plain file when a Range comes).
+    if (
+        field is not None
+        and method == "GET"
+        and "Content-Encoding" not in response.headers
+        and _if_range_holds(headers.get("if-range"), response)
+    ):
+        _apply_range(field, response)
+    return response
+
+
+# Static folders --------------------------------------------------------------
+
+
+def _quote_path(path):
+    # The decoded path back to a URL path for Location: only what may appear
+    # unescaped is kept. A loop over bytes: no character becomes an object.
+    out = bytearray()
+    for byte in path.encode():
+        if (
+            48 <= byte <= 57
+            or 65 <= byte <= 90
+            or 97 <= byte <= 122
+            or byte in b"/-._~!$&'()*+,;=:@"
+        ):
+            out.append(byte)
+        else:
+            out += b"%%%02X" % byte
+    return out.decode()
+
+
+def _directory_redirect(request):
+    # Without the slash, the relative links of the folder's index.html
+    # would resolve against the parent folder.
+    location = _quote_path(request.path + "/")
+    if request.query_string:
+        location += "?" + request.query_string
+    return Response(b"", 301, {"Location": location})
+
+
+def _use_gzip(response):
+    response.headers["Content-Encoding"] = "gzip"
+    # The variant gets a tag of its own: a cache must not take one for the other.
+    response.etag = response.etag[:-1] + '-gz"'
+    response.headers["ETag"] = response.etag
+
+
+class StaticFiles:
+    """The handler App.static registers: files below one directory.
+
+    max_age None: Cache-Control no-cache (the browser asks again each time,
+    answered by a 304 while the file is unchanged); an int: max-age=N.
+    """
+
+    def __init__(self, directory, max_age=None):
         self.directory = str(directory).rstrip("/") or "/"
+        self.cache_control = "no-cache" if max_age is None else "max-age=%d" % max_age
 
     def _inside(self, full):
         # On CPython, symlinks are resolved so that a link cannot lead out.
@@ -120,24 +359,41 @@ class StaticFiles:
             raise HTTPException(404)
         full = self.directory + "/" + relative if relative else self.directory
         stat = _stat(full)
-        if stat is not None and stat[0] & _DIRECTORY:
+        folder = stat is not None and stat[0] & _DIRECTORY
+        if folder:
             full += "/index.html"
         if not self._inside(full):
             raise HTTPException(404)
+        if folder and not request.path.endswith("/"):
+            return _directory_redirect(request)
+        response = self._negotiate(request, full)
+        response.headers["Cache-Control"] = self.cache_control
+        return conditional(request, response)
+
+    def _negotiate(self, request, full):
+        """The FileResponse for full, or for full.gz when the client takes gzip."""
         gzipped = full + ".gz"
-        accepts_gzip = "gzip" in request.headers.get("accept-encoding", "")
         plain = _stat(full)
-        if (accepts_gzip or plain is None) and _stat(gzipped) is not None and self._inside(gzipped):
+        has_gzip = _stat(gzipped) is not None and self._inside(gzipped)
+        if plain is not None and plain[0] & _DIRECTORY:
+            plain = None
+        # With a Range the plain file is sent, so that the range can apply
+        # to it: ranges of the compressed bytes would be another resource.
+        wants_gzip = "gzip" in request.headers.get("accept-encoding", "")
+        if has_gzip and (plain is None or (wants_gzip and "range" not in request.headers)):
             response = FileResponse(gzipped, content_type=content_type_for(full))
-            response.headers["Content-Encoding"] = "gzip"
-            response.headers["Vary"] = "Accept-Encoding"
-            return response
-        if plain is None or plain[0] & _DIRECTORY:
+            _use_gzip(response)
+        elif plain is None:
             raise HTTPException(404)
-        return FileResponse(full)
+        else:
+            response = FileResponse(full)
+        if has_gzip:
+            # Both answers depend on Accept-Encoding once a variant exists.
+            response.headers["Vary"] = "Accept-Encoding"
+        return response
 
 
-def serve_folder(app, url_prefix, directory):
+def serve_folder(app, url_prefix, directory, max_age=None):
     """What App.static does: the files below directory answer the paths below
     url_prefix that no route matches. A directory that does not exist is an
     error here, at start-up, rather than a 404 for every file later."""
@@ -147,7 +403,7 @@ def serve_folder(app, url_prefix, directory):
         found = False
     if not found:
         raise ValueError("static: no folder %s (current folder %s)" % (directory, os.getcwd()))
-    handler = StaticFiles(directory)
+    handler = StaticFiles(directory, max_age)
     prefix = url_prefix.rstrip("/")
     for pattern in (prefix + "/<path:filepath>", prefix + "/", prefix):
         if pattern:
