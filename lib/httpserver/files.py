@@ -32,6 +32,8 @@ _MONTHS = const("JanFebMarAprMayJunJulAugSepOctNovDec")
 # A board without a clock stamps its files with its epoch (1970 or 2000):
 # a file time before this year is no time at all.
 _FIRST_KNOWN_YEAR = const(2024)
+# Bytes a URL path keeps unescaped besides letters and digits (RFC 3986 3.3).
+_PATH_SAFE = const(b"/-._~!$&'()*+,;=:@")
 
 
 def content_type_for(path):
@@ -51,12 +53,12 @@ def _stat(path):
         return None
 
 
-def _content_checksum(path, block_size):
+def _content_checksum(path, size):
     # Only for a board without a clock, where the file time says nothing:
     # CRC-32 runs in C and reads the file in blocks, like sending it does.
     from binascii import crc32
 
-    buffer = bytearray(block_size)
+    buffer = bytearray(min(runtime.FILE_BLOCK_SIZE, size) or 1)
     view = memoryview(buffer)
     checksum = 0
     with open(path, "rb") as file:
@@ -96,27 +98,24 @@ class FileResponse(Response):
         # The part of the file that is sent: all of it unless a Range narrows it.
         self.offset = 0
         self.count = self.size
-        self._add_validators(stat[8])
-
-    def _add_validators(self, mtime):
+        # Validators: size and file time, or size and content when the board
+        # has no clock (its file times are its epoch, 1970 or 2000).
+        mtime = stat[8]
         moment = time.gmtime(mtime)
+        headers = self.headers
+        self.modified = None
         if moment[0] >= _FIRST_KNOWN_YEAR:
             # Here, not at the top: FileResponse can be imported before the
             # server (and its protocol module) is.
             from .protocol import http_date
 
             self.modified = tuple(moment[:6])
-            self.etag = '"%x-%x"' % (self.size, mtime)
-            validators = (("ETag", self.etag), ("Last-Modified", http_date(moment)))
+            headers.setdefault("Last-Modified", http_date(moment))
+            tag = '"%x-%x"' % (self.size, mtime)
         else:
-            self.modified = None
-            checksum = _content_checksum(self.path, min(runtime.FILE_BLOCK_SIZE, self.size) or 1)
-            self.etag = '"%x-c%x"' % (self.size, checksum)
-            validators = (("ETag", self.etag),)
-        headers = self.headers
-        for name, value in validators + (("Accept-Ranges", "bytes"),):
-            headers.setdefault(name, value)
-        self.etag = headers["ETag"]  # the handler's own, when it gave one
+            tag = '"%x-c%x"' % (self.size, _content_checksum(path, self.size))
+        self.etag = headers.setdefault("ETag", tag)  # the handler's own, if given
+        headers.setdefault("Accept-Ranges", "bytes")
 
     def content_length(self):
         return self.count
@@ -166,69 +165,17 @@ def _parse_date(text):
     The two obsolete date formats are not read: a header that cannot be read
     is ignored, which costs a full answer, never a wrong 304.
     """
-    parts = text.split()
-    if len(parts) != 6 or parts[5] != "GMT" or len(parts[2]) != 3:
+    parts = text.replace(":", " ").split()  # Sun, 06 Nov 1994 08 49 37 GMT
+    if len(parts) != 8 or parts[7] != "GMT" or len(parts[2]) != 3:
         return None
     month = _MONTHS.find(parts[2])
-    clock = parts[4].split(":")
-    if month % 3 or len(clock) != 3:  # -1 % 3 is 2: an unknown month
+    if month % 3:  # -1 % 3 is 2: not a month
         return None
     try:
-        return (
-            int(parts[3]),
-            month // 3 + 1,
-            int(parts[1]),
-            int(clock[0]),
-            int(clock[1]),
-            int(clock[2]),
-        )
+        numbers = [int(parts[i]) for i in (3, 1, 4, 5, 6)]
     except ValueError:
         return None
-
-
-def _matches_any(field, etag):
-    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
-    if field.strip() == "*":
-        return True
-    for item in field.split(","):
-        item = item.strip()
-        if item.startswith("W/"):
-            item = item[2:]
-        if item == etag:
-            return True
-    return False
-
-
-def _not_modified(headers, response):
-    field = headers.get("if-none-match")
-    if field is not None:
-        return _matches_any(field, response.etag)
-    # If-Modified-Since counts only without If-None-Match (RFC 9110 13.2.2).
-    field = headers.get("if-modified-since")
-    if field is None or response.modified is None:
-        return False
-    date = _parse_date(field)
-    return date is not None and response.modified <= date
-
-
-def _not_modified_response(response):
-    # A 304 keeps the fields that update a cache (RFC 9110 15.4.5), no body.
-    headers = {}
-    for name in ("ETag", "Cache-Control", "Vary"):
-        value = response.headers.get(name)
-        if value is not None:
-            headers[name] = value
-    return Response(b"", 304, headers)
-
-
-def _if_range_holds(field, response):
-    """Whether If-Range (absent, an entity tag or a date) lets Range apply."""
-    if field is None:
-        return True
-    field = field.strip()
-    if field.startswith('"') or field.startswith("W/"):
-        return field == response.etag  # strong comparison: W/ never matches
-    return response.modified is not None and _parse_date(field) == response.modified
+    return (numbers[0], month // 3 + 1) + tuple(numbers[1:])
 
 
 def _parse_range(field, size):
@@ -236,14 +183,13 @@ def _parse_range(field, size):
     satisfied; None for several ranges or a malformed field, which are
     ignored (RFC 9110 14.2 allows it): the whole file is sent."""
     unit, _, spec = field.partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
-        return None
     first, dash, last = spec.strip().partition("-")
+    if unit.strip().lower() != "bytes" or not dash or not (first or last):
+        return None
     for number in (first, last):
+        # Digits only; "," (several ranges) is not one.
         if number and (not is_digits(number) or len(number) > 15):
             return None
-    if not dash or not (first or last):
-        return None
     if not first:  # the last N bytes; a suffix of 0 bytes cannot be satisfied
         suffix = int(last)
         return (max(size - suffix, 0) if suffix else size), size - 1
@@ -255,20 +201,20 @@ def _parse_range(field, size):
     return first, min(int(last), size - 1)
 
 
-def _apply_range(field, response):
-    span = _parse_range(field, response.size)
-    if span is None:
-        return
-    first, last = span
-    if first >= response.size:
-        response.status_code = 416
-        response.headers["Content-Range"] = "bytes */%d" % response.size
-        response.count = 0
-        return
-    response.status_code = 206
-    response.offset = first
-    response.count = last - first + 1
-    response.headers["Content-Range"] = "bytes %d-%d/%d" % (first, last, response.size)
+def _is_fresh(headers, response):
+    """Whether the client's copy is current: If-None-Match, else If-Modified-Since."""
+    tags = headers.get("if-none-match")
+    if tags is not None:
+        # Weak comparison (RFC 9110 13.1.2): W/"x" matches "x".
+        for tag in tags.split(","):
+            tag = tag.strip()
+            if tag == "*" or tag == response.etag or tag == "W/" + response.etag:
+                return True
+        return False
+    # If-Modified-Since counts only without If-None-Match (RFC 9110 13.2.2).
+    since = headers.get("if-modified-since")
+    date = since and response.modified and _parse_date(since)
+    return bool(date) and response.modified <= date
 
 
 def conditional(request, response):
@@ -283,55 +229,58 @@ def conditional(request, response):
     if response.status_code != 200 or method not in ("GET", "HEAD"):
         return response
     headers = request.headers
-    if _not_modified(headers, response):
-        return _not_modified_response(response)
+    if _is_fresh(headers, response):
+        # A 304 keeps the fields that update a cache (RFC 9110 15.4.5), no body.
+        kept = {}
+        for name in ("ETag", "Cache-Control", "Vary"):
+            if name in response.headers:
+                kept[name] = response.headers[name]
+        return Response(b"", 304, kept)
     field = headers.get("range")
     # Only GET has ranges (RFC 9110 14.2); a gzip variant is never cut into
     # ranges (StaticFiles sends the plain file when a Range comes).
-    if (
-        field is not None
-        and method == "GET"
-        and "Content-Encoding" not in response.headers
-        and _if_range_holds(headers.get("if-range"), response)
+    if field is None or method != "GET" or "Content-Encoding" in response.headers:
+        return response
+    # If-Range: the ETag (strong comparison, so no W/) or the very
+    # Last-Modified date; otherwise the file has changed: all of it.
+    if_range = headers.get("if-range")
+    if if_range is not None and if_range not in (
+        response.etag,
+        response.headers.get("Last-Modified"),
     ):
-        _apply_range(field, response)
+        return response
+    span = _parse_range(field, response.size)
+    if span is None:
+        return response
+    first, last = span
+    if first >= response.size:
+        response.status_code = 416
+        response.headers["Content-Range"] = "bytes */%d" % response.size
+        response.count = 0
+    else:
+        response.status_code = 206
+        response.offset = first
+        response.count = last - first + 1
+        response.headers["Content-Range"] = "bytes %d-%d/%d" % (first, last, response.size)
     return response
 
 
 # Static folders --------------------------------------------------------------
 
 
-def _quote_path(path):
-    # The decoded path back to a URL path for Location: only what may appear
-    # unescaped is kept. A loop over bytes: no character becomes an object.
-    out = bytearray()
-    for byte in path.encode():
-        if (
-            48 <= byte <= 57
-            or 65 <= byte <= 90
-            or 97 <= byte <= 122
-            or byte in b"/-._~!$&'()*+,;=:@"
-        ):
-            out.append(byte)
-        else:
-            out += b"%%%02X" % byte
-    return out.decode()
-
-
 def _directory_redirect(request):
     # Without the slash, the relative links of the folder's index.html
-    # would resolve against the parent folder.
-    location = _quote_path(request.path + "/")
+    # would resolve against the parent folder. The decoded path is quoted
+    # back, byte by byte (a loop over str would make each character an object).
+    location = bytearray()
+    for byte in (request.path + "/").encode():
+        if 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122 or byte in _PATH_SAFE:
+            location.append(byte)
+        else:
+            location += b"%%%02X" % byte
     if request.query_string:
-        location += "?" + request.query_string
-    return Response(b"", 301, {"Location": location})
-
-
-def _use_gzip(response):
-    response.headers["Content-Encoding"] = "gzip"
-    # The variant gets a tag of its own: a cache must not take one for the other.
-    response.etag = response.etag[:-1] + '-gz"'
-    response.headers["ETag"] = response.etag
+        location += b"?" + request.query_string.encode()
+    return Response(b"", 301, {"Location": location.decode()})
 
 
 class StaticFiles:
@@ -382,7 +331,9 @@ class StaticFiles:
         wants_gzip = "gzip" in request.headers.get("accept-encoding", "")
         if has_gzip and (plain is None or (wants_gzip and "range" not in request.headers)):
             response = FileResponse(gzipped, content_type=content_type_for(full))
-            _use_gzip(response)
+            response.headers["Content-Encoding"] = "gzip"
+            # A tag of its own: a cache must not take one variant for the other.
+            response.etag = response.headers["ETag"] = response.etag[:-1] + '-gz"'
         elif plain is None:
             raise HTTPException(404)
         else:
