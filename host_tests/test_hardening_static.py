@@ -122,11 +122,17 @@ def test_files_inside_are_served(server):
         (b"/static/a.txt", b"inside a"),
         (b"/static/sub/b.txt", b"inside b"),
         (b"/static/", b"<h1>index</h1>"),
-        (b"/static", b"<h1>index</h1>"),
         (b"/static/%252e%252e", b"a file named %2e%2e"),
     ):
         result = _get(server, target)
         assert result.statuses == [200] and result.responses[0].body == body, (target, result)
+
+
+def test_folder_without_slash_is_redirected_inside(server):
+    # Issue 17: the relative links of index.html need the slash.
+    result = _get(server, b"/static")
+    assert result.statuses == [301], result
+    assert b"Location: /static/\r\n" in result.data, result
 
 
 def test_traversal_attempts_never_leave_the_directory(server):

@@ -122,7 +122,10 @@ def test_static_index_and_files(app):
     assert (status, body) == (200, b"body { color: red }")
     assert headers["content-type"].startswith("text/css")
     assert get(app, "/docs/")[2] == b"<h1>docs</h1>"
-    assert get(app, "/docs")[2] == b"<h1>docs</h1>"
+    # A folder without its slash is redirected to it (issue 17), where a
+    # browser finds the index and its relative links work.
+    status, headers, _ = get(app, "/docs")
+    assert (status, headers["location"]) == (301, "/docs/")
     for path in ("/missing.txt", "/../main.py", "/%2e%2e/main.py", "/routes/exception/GET.py"):
         status, _, body = get(app, path)
         assert (status, body) == (404, b"Not Found"), path

@@ -72,16 +72,21 @@ class App:
     def patch(self, path):
         return self.route(path, ("PATCH",))
 
-    def static(self, url_prefix, directory):
+    def static(self, url_prefix, directory, **options):
         """Serve the files below directory at url_prefix (GET and HEAD).
 
         The files answer only paths that no route matches, whatever the
         order of registration. A directory that does not exist is an error
         here, at start-up, rather than a 404 for every file later.
+
+        Keyword options: max_age=None sends Cache-Control: no-cache (the
+        browser revalidates, a 304 while the file is unchanged); seconds
+        send max-age=N. Taken as **options, not max_age=None: a default
+        argument costs the heap of every app, static files or not.
         """
         from .files import serve_folder
 
-        serve_folder(self, url_prefix, directory)
+        serve_folder(self, url_prefix, directory, **options)
 
     def websocket(self, url_pattern, max_message_size=None, subprotocols=None):
         """Register async handler(request, ws, **path_params) for WebSocket at a GET route."""

@@ -1,6 +1,7 @@
 # Files from disk: FileResponse and the handler behind App.static. Sent in
 # small blocks, so a file never has to fit in RAM.
 import os
+import time
 
 # The server's writer for these bodies loads with them, at start-up, rather
 # than at the first answer on a crowded heap.
@@ -8,6 +9,7 @@ import httpserver.bodies  # noqa: F401
 
 from . import runtime
 from .response import HTTPException, Response
+from .routing import is_digits
 from .runtime import const
 
 # Used where the mimetypes module is missing (on a board), and for the few
@@ -26,6 +28,12 @@ _TYPES = const(
     "|bin application/octet-stream|"
 )
 _DIRECTORY = 0x4000
+_MONTHS = const("JanFebMarAprMayJunJulAugSepOctNovDec")
+# A board without a clock stamps its files with its epoch (1970 or 2000):
+# a file time before this year is no time at all.
+_FIRST_KNOWN_YEAR = const(2024)
+# Bytes a URL path keeps unescaped besides letters and digits (RFC 3986 3.3).
+_PATH_SAFE = const(b"/-._~!$&'()*+,;=:@")
 
 
 def content_type_for(path):
@@ -45,12 +53,32 @@ def _stat(path):
         return None
 
 
+def _content_checksum(path, size):
+    # Only for a board without a clock, where the file time says nothing:
+    # CRC-32 runs in C and reads the file in blocks, like sending it does.
+    from binascii import crc32
+
+    buffer = bytearray(min(runtime.FILE_BLOCK_SIZE, size) or 1)
+    view = memoryview(buffer)
+    checksum = 0
+    with open(path, "rb") as file:
+        while True:
+            count = file.readinto(buffer)
+            if not count:
+                return checksum
+            checksum = crc32(view[:count], checksum)
+
+
 class FileResponse(Response):
     """A file sent from disk; 404 when it does not exist or is not a file.
 
     The second argument is the content type (guessed from the name when
     None). An int there is a status code, and the arguments then follow
     the order FileResponse(path, status_code, headers, content_type).
+
+    It carries ETag, Last-Modified (when the file time is known) and
+    Accept-Ranges; conditional(request, response) answers the request's
+    validators and Range with it.
     """
 
     def __init__(self, path, content_type=None, status_code=200, headers=None):
@@ -67,22 +95,50 @@ class FileResponse(Response):
         Response.__init__(self, b"", status_code, headers, content_type or content_type_for(path))
         self.path = path
         self.size = stat[6]
+        # The part of the file that is sent: all of it unless a Range narrows it.
+        self.offset = 0
+        self.count = self.size
+        # Validators: size and file time, or size and content when the board
+        # has no clock (its file times are its epoch, 1970 or 2000).
+        mtime = stat[8]
+        moment = time.gmtime(mtime)
+        headers = self.headers
+        self.modified = None
+        if moment[0] >= _FIRST_KNOWN_YEAR:
+            # Here, not at the top: FileResponse can be imported before the
+            # server (and its protocol module) is.
+            from .protocol import http_date
+
+            self.modified = tuple(moment[:6])
+            headers.setdefault("Last-Modified", http_date(moment))
+            tag = '"%x-%x"' % (self.size, mtime)
+        else:
+            tag = '"%x-c%x"' % (self.size, _content_checksum(path, self.size))
+        self.etag = headers.setdefault("ETag", tag)  # the handler's own, if given
+        headers.setdefault("Accept-Ranges", "bytes")
 
     def content_length(self):
-        return self.size
+        return self.count
 
     async def produce(self, sink):
         # One buffer for the whole file, read into again and again: a fresh
         # block per read leaves the heap of a board full of holes. Safe to
         # reuse: sink.send() returns once the block is taken (a socket that
         # keeps a reference drains it first; other sinks copy it).
-        buffer = bytearray(min(runtime.FILE_BLOCK_SIZE, self.size) or 1)
+        left = self.count
+        if not left:
+            return
+        buffer = bytearray(min(runtime.FILE_BLOCK_SIZE, left))
         view = memoryview(buffer)
         with open(self.path, "rb") as file:
-            while True:
+            if self.offset:
+                file.seek(self.offset)
+            while left:
                 count = file.readinto(buffer)
                 if not count:
                     break
+                count = min(count, left)
+                left -= count
                 await sink.send(view[:count])
 
 
@@ -100,11 +156,143 @@ def _safe_relative(filepath):
     return "/".join(parts)
 
 
-class StaticFiles:
-    """The handler App.static registers: files below one directory."""
+# Conditional requests (RFC 9110 13) and byte ranges (RFC 9110 14) -------------
 
-    def __init__(self, directory):
+
+def _parse_date(text):
+    """(year, month, day, hour, minute, second) of an IMF-fixdate, else None.
+
+    The two obsolete date formats are not read: a header that cannot be read
+    is ignored, which costs a full answer, never a wrong 304.
+    """
+    parts = text.replace(":", " ").split()  # Sun, 06 Nov 1994 08 49 37 GMT
+    if len(parts) != 8 or parts[7] != "GMT" or len(parts[2]) != 3:
+        return None
+    month = _MONTHS.find(parts[2])
+    if month % 3:  # -1 % 3 is 2: not a month
+        return None
+    try:
+        numbers = [int(parts[i]) for i in (3, 1, 4, 5, 6)]
+    except ValueError:
+        return None
+    return (numbers[0], month // 3 + 1) + tuple(numbers[1:])
+
+
+def _parse_range(field, size):
+    """(first, last) byte of a single range, first >= size when it cannot be
+    satisfied; None for several ranges or a malformed field, which are
+    ignored (RFC 9110 14.2 allows it): the whole file is sent."""
+    unit, _, spec = field.partition("=")
+    first, dash, last = spec.strip().partition("-")
+    if unit.strip().lower() != "bytes" or not dash or not (first or last):
+        return None
+    for number in (first, last):
+        # Digits only; "," (several ranges) is not one.
+        if number and (not is_digits(number) or len(number) > 15):
+            return None
+    if not first:  # the last N bytes; a suffix of 0 bytes cannot be satisfied
+        suffix = int(last)
+        return (max(size - suffix, 0) if suffix else size), size - 1
+    first = int(first)
+    if not last:
+        return first, size - 1
+    if int(last) < first:
+        return None
+    return first, min(int(last), size - 1)
+
+
+def _is_fresh(headers, response):
+    """Whether the client's copy is current: If-None-Match, else If-Modified-Since."""
+    tags = headers.get("if-none-match")
+    if tags is not None:
+        # Weak comparison (RFC 9110 13.1.2): W/"x" matches "x".
+        for tag in tags.split(","):
+            tag = tag.strip()
+            if tag == "*" or tag == response.etag or tag == "W/" + response.etag:
+                return True
+        return False
+    # If-Modified-Since counts only without If-None-Match (RFC 9110 13.2.2).
+    since = headers.get("if-modified-since")
+    date = since and response.modified and _parse_date(since)
+    return bool(date) and response.modified <= date
+
+
+def conditional(request, response):
+    """Answer a request's validators and Range with a FileResponse.
+
+    Returns a 304 in its place when the client's copy is current, else the
+    response itself, made a 206 or 416 by a single byte range of a GET.
+    A handler that returns FileResponse can use it the same way:
+    return conditional(request, FileResponse(path)).
+    """
+    method = request.method
+    if response.status_code != 200 or method not in ("GET", "HEAD"):
+        return response
+    headers = request.headers
+    if _is_fresh(headers, response):
+        # A 304 keeps the fields that update a cache (RFC 9110 15.4.5), no body.
+        kept = {}
+        for name in ("ETag", "Cache-Control", "Vary"):
+            if name in response.headers:
+                kept[name] = response.headers[name]
+        return Response(b"", 304, kept)
+    field = headers.get("range")
+    # Only GET has ranges (RFC 9110 14.2); a gzip variant is never cut into
+    # ranges (StaticFiles sends the plain file when a Range comes).
+    if field is None or method != "GET" or "Content-Encoding" in response.headers:
+        return response
+    # If-Range: the ETag (strong comparison, so no W/) or the very
+    # Last-Modified date; otherwise the file has changed: all of it.
+    if_range = headers.get("if-range")
+    if if_range is not None and if_range not in (
+        response.etag,
+        response.headers.get("Last-Modified"),
+    ):
+        return response
+    span = _parse_range(field, response.size)
+    if span is None:
+        return response
+    first, last = span
+    if first >= response.size:
+        response.status_code = 416
+        response.headers["Content-Range"] = "bytes */%d" % response.size
+        response.count = 0
+    else:
+        response.status_code = 206
+        response.offset = first
+        response.count = last - first + 1
+        response.headers["Content-Range"] = "bytes %d-%d/%d" % (first, last, response.size)
+    return response
+
+
+# Static folders --------------------------------------------------------------
+
+
+def _directory_redirect(request):
+    # Without the slash, the relative links of the folder's index.html
+    # would resolve against the parent folder. The decoded path is quoted
+    # back, byte by byte (a loop over str would make each character an object).
+    location = bytearray()
+    for byte in (request.path + "/").encode():
+        if 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122 or byte in _PATH_SAFE:
+            location.append(byte)
+        else:
+            location += b"%%%02X" % byte
+    if request.query_string:
+        location += b"?" + request.query_string.encode()
+    return Response(b"", 301, {"Location": location.decode()})
+
+
+class StaticFiles:
+    """The handler App.static registers: files below one directory.
+
+    max_age None: Cache-Control no-cache (the browser asks again each time,
+    answered by a 304 while the file is unchanged); an int: max-age=N.
+    """
+
+    def __init__(self, directory, max_age=None):
         self.directory = str(directory).rstrip("/") or "/"
+        self.cache_control = "no-cache" if max_age is None else "max-age=%d" % max_age
 
     def _inside(self, full):
         # On CPython, symlinks are resolved so that a link cannot lead out.
@@ -120,24 +308,43 @@ class StaticFiles:
             raise HTTPException(404)
         full = self.directory + "/" + relative if relative else self.directory
         stat = _stat(full)
-        if stat is not None and stat[0] & _DIRECTORY:
+        folder = stat is not None and stat[0] & _DIRECTORY
+        if folder:
             full += "/index.html"
         if not self._inside(full):
             raise HTTPException(404)
+        if folder and not request.path.endswith("/"):
+            return _directory_redirect(request)
+        response = self._negotiate(request, full)
+        response.headers["Cache-Control"] = self.cache_control
+        return conditional(request, response)
+
+    def _negotiate(self, request, full):
+        """The FileResponse for full, or for full.gz when the client takes gzip."""
         gzipped = full + ".gz"
-        accepts_gzip = "gzip" in request.headers.get("accept-encoding", "")
         plain = _stat(full)
-        if (accepts_gzip or plain is None) and _stat(gzipped) is not None and self._inside(gzipped):
+        has_gzip = _stat(gzipped) is not None and self._inside(gzipped)
+        if plain is not None and plain[0] & _DIRECTORY:
+            plain = None
+        # With a Range the plain file is sent, so that the range can apply
+        # to it: ranges of the compressed bytes would be another resource.
+        wants_gzip = "gzip" in request.headers.get("accept-encoding", "")
+        if has_gzip and (plain is None or (wants_gzip and "range" not in request.headers)):
             response = FileResponse(gzipped, content_type=content_type_for(full))
             response.headers["Content-Encoding"] = "gzip"
-            response.headers["Vary"] = "Accept-Encoding"
-            return response
-        if plain is None or plain[0] & _DIRECTORY:
+            # A tag of its own: a cache must not take one variant for the other.
+            response.etag = response.headers["ETag"] = response.etag[:-1] + '-gz"'
+        elif plain is None:
             raise HTTPException(404)
-        return FileResponse(full)
+        else:
+            response = FileResponse(full)
+        if has_gzip:
+            # Both answers depend on Accept-Encoding once a variant exists.
+            response.headers["Vary"] = "Accept-Encoding"
+        return response
 
 
-def serve_folder(app, url_prefix, directory):
+def serve_folder(app, url_prefix, directory, max_age=None):
     """What App.static does: the files below directory answer the paths below
     url_prefix that no route matches. A directory that does not exist is an
     error here, at start-up, rather than a 404 for every file later."""
@@ -147,7 +354,7 @@ def serve_folder(app, url_prefix, directory):
         found = False
     if not found:
         raise ValueError("static: no folder %s (current folder %s)" % (directory, os.getcwd()))
-    handler = StaticFiles(directory)
+    handler = StaticFiles(directory, max_age)
     prefix = url_prefix.rstrip("/")
     for pattern in (prefix + "/<path:filepath>", prefix + "/", prefix):
         if pattern:
