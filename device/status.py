@@ -37,6 +37,7 @@ import sys
 import httpserver.server  # noqa: F401
 import probe as _probe
 from httpserver import App, FileResponse, Response, StreamingResponse, runtime
+from httpserver.files import conditional  # a reload costs a 304, not the page
 
 HTML = "text/html; charset=utf-8"
 CONFIG = "config.json"
@@ -174,9 +175,9 @@ async def index(request):
         # Every browser takes gzip. The board keeps only the gzipped page,
         # so a client that does not accept it still gets it there.
         headers["Content-Encoding"] = "gzip"
-        return FileResponse(gz, 200, headers, HTML)
+        return conditional(request, FileResponse(gz, 200, headers, HTML))
     if plain:
-        return FileResponse(plain, 200, headers, HTML)
+        return conditional(request, FileResponse(plain, 200, headers, HTML))
     return Response("status page missing: www/index.html.gz\n", 404)
 
 

@@ -154,3 +154,32 @@ def test_page_renders_updates_and_survives_server_restart(browser, serve, runtim
     wait_for(lambda: text(page, "[data-k=uptime_s]") != before, 5, "events after the restart")
     assert errors == []
     page.close()
+
+
+def test_a_reload_of_the_page_is_answered_304(browser, serve, runtime):
+    # Over weak Wi-Fi a reload must not send the page again: the browser
+    # revalidates (no-cache) and the board answers 304 from the ETag. The
+    # page sees the cached 200; the status on the wire comes from DevTools.
+    port = free_port()
+    args = ("--host", "127.0.0.1", "--port", port, "--interval", INTERVAL)
+    server = serve(APP_WITH_OWN_VALUE, args=args, pythonpath=(DEVICE,))
+    page = browser.new_page()
+    devtools = browser.new_cdp_session(page)
+    devtools.send("Network.enable")
+    urls, on_the_wire = {}, []
+    devtools.on(
+        "Network.requestWillBeSent",
+        lambda e: urls.__setitem__(e["requestId"], e["request"]["url"]),
+    )
+    devtools.on(
+        "Network.responseReceivedExtraInfo",
+        lambda e: on_the_wire.append((urls.get(e["requestId"]), e["statusCode"])),
+    )
+    page.goto(server.url("/"))
+    page.wait_for_selector("#link.ok", timeout=10000)
+    page.reload()
+    page.wait_for_selector("#link.ok", timeout=10000)
+    page_answers = [status for url, status in on_the_wire if url == server.url("/")]
+    assert page_answers == [200, 304], on_the_wire
+    assert text(page, "#link") == "live"
+    page.close()
