@@ -8,7 +8,9 @@ by itself. AAAA and every other type get NOERROR with no answer, so the
 phone uses the IPv4 address: not NXDOMAIN, which says that the name does not
 exist at all, and a resolver may then cache that for the A record too.
 
-Loaded only in setup mode (wifisetup starts it).
+Loaded only in setup mode (wifisetup starts it). Its socket is the one that
+boards/*/board.json's max_connections leaves spare for DNS or NTP, which
+setup mode does not use otherwise (on a Pico W, UDP has a pool of its own).
 """
 
 import asyncio

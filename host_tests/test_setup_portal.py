@@ -6,6 +6,7 @@ runs as host_tests/apps/portal_app.py (wifisetup alone) on both runtimes and
 as the whole device app on the virtual board (boot.py + main.py).
 """
 
+import importlib.util
 import json
 import random
 import shutil
@@ -16,7 +17,7 @@ import sys
 import urllib.parse
 
 import pytest
-from conftest import REPO, runtime_command, runtime_env
+from conftest import LIB, REPO, runtime_command, runtime_env
 from test_device_board import BOARD, POWER_ON, power_on
 from test_device_memory import compile_library, smallest_heap
 from test_device_status import board_flash, wait_output
@@ -26,8 +27,20 @@ STUBS = REPO / "tools" / "vboard_stubs"
 APP = REPO / "host_tests" / "apps" / "portal_app.py"
 BOARD_IP = bytes((127, 0, 0, 1))
 
-sys.path.insert(0, str(DEVICE))
-import dnsportal  # noqa: E402
+
+def load_dnsportal():
+    # From its file, without device/ on sys.path: its other modules (status,
+    # probe, main, ...) would shadow names for the rest of the session. Its
+    # httpserver.runtime from this checkout's lib/, as in the subprocesses.
+    if str(LIB) not in sys.path:
+        sys.path.insert(0, str(LIB))
+    spec = importlib.util.spec_from_file_location("dnsportal", DEVICE / "dnsportal.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+dnsportal = load_dnsportal()
 
 # The URLs phones and browsers fetch to find out whether they are online.
 CHECKS = [
@@ -192,8 +205,7 @@ def test_responder_answers_and_survives_garbage(portal):
         assert answers[0] == len(name) and answers[4] == [(1, 60, BOARD_IP)]
     assert parse_answer(ask(port, query("captive.apple.com", 28)))[3:] == (0, [])
     for packet in MALFORMED.values():
-        if len(packet) <= 4096:
-            assert ask(port, packet, timeout=0.3) is None
+        assert ask(port, packet, timeout=0.3) is None
     rng = random.Random(53)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for _ in range(200):  # a burst of garbage, faster than it is read
