@@ -330,7 +330,7 @@ def run(argv=None):
         if wifi.mode == "ap":
             import wifisetup
 
-            wifisetup.add_routes(app, cfg, wifi._found)
+            wifisetup.add_routes(app, cfg, wifi._found, wifi.ip)
     if cfg.get("max_connections"):
         app.max_connections = int(cfg["max_connections"])
     probe()

@@ -9,11 +9,16 @@ setup(cfg) joins (config.json keys, all optional but the first):
     ap_ssid, ap_password       the fallback access point ("<hostname>-setup",
                                open unless a password of 8+ characters is set)
     led_pin, led_active_low    the LED that shows the state
+    dns_port (53), setup_restart_s (10)
+                               the setup portal's DNS port (0: none) and how
+                               long the page shows the new address (wifisetup)
 
 When no network can be joined, the board opens its own access point and
 wifisetup.add_routes(app) serves a page at /setup (and / redirects there)
-where a person enters the network's name and password; they are saved in
-config.json and the board restarts to join it.
+where a person enters the network's name and password; the board joins it
+with the access point still up, saves it in config.json, shows its new
+address and restarts. A DNS responder (dnsportal) and redirects for the
+phones' connectivity checks make a phone open that page by itself.
 
 The LED blinks fast while joining, slowly while the access point is up,
 stays on once joined and blinks fast again while a lost link is rejoined

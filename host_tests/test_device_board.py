@@ -71,10 +71,11 @@ def test_board_joins_wifi_in_boot_and_serves_with_its_ip(serve, tmp_path):
 
 def test_board_without_network_opens_setup_page_and_saves_credentials(serve, tmp_path):
     config = {"board": "esp32", "hostname": "kit", "http_port": 0, "led_pin": 2}
+    config.update(dns_port=0, setup_restart_s=1)  # no DNS on the host's port 53
     server, flash, _ = power_on(serve, tmp_path, config)
     wait_output(server, r"access point kit-setup is up")
     status, headers, _ = server.request("GET", "/")
-    assert status == 302 and headers["location"] == "/setup"
+    assert status == 302 and headers["location"] == "http://127.0.0.1:%d/setup" % server.port
     status, headers, body = server.request("GET", "/setup")
     assert status == 200 and b"<form method=post action=/setup>" in body
     assert b'<option value="vboard-loopback">' in body  # what the scan found
@@ -98,7 +99,8 @@ def test_board_without_network_opens_setup_page_and_saves_credentials(serve, tmp
 
 
 def test_setup_page_needs_a_network_name(serve, tmp_path):
-    server, flash, _ = power_on(serve, tmp_path, {"hostname": "kit", "http_port": 0})
+    config = {"hostname": "kit", "http_port": 0, "dns_port": 0}
+    server, flash, _ = power_on(serve, tmp_path, config)
     wait_output(server, r"access point")
     status, _, body = server.request(
         "POST",

@@ -36,6 +36,9 @@ config.json keys (all boards; read by device/boot.py and device/main.py):
     http_password, http_user             --http-password ($HTTP_PASSWORD): when
                                          set, every page asks for it (HTTP Basic,
                                          user "admin" or http_user); off by default
+    dns_port, setup_restart_s            setup access point: the portal's DNS
+                                         port (53; 0 for none) and the seconds
+                                         its page shows the new address (10)
     led_pin, led_kind                    status LED: pin number or "LED";
                                          "gpio" or "ws2812"
     heap_free                            bytes of heap expected after Wi-Fi
