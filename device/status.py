@@ -36,8 +36,7 @@ import sys
 # room for it in whole blocks now, and perhaps not after Wi-Fi has joined.
 import httpserver.server  # noqa: F401
 import probe as _probe
-from httpserver import App, FileResponse, Response, StreamingResponse, runtime
-from httpserver.files import conditional  # a reload costs a 304, not the page
+from httpserver import App, Response, StreamingResponse, runtime
 
 HTML = "text/html; charset=utf-8"
 CONFIG = "config.json"
@@ -170,6 +169,10 @@ def _page_file(name):
 async def index(request):
     gz = _page_file("index.html.gz")
     plain = _page_file("index.html")
+    # Loaded with the first page, not at start: in setup mode the page is
+    # never asked for (it redirects to /setup), and the heap is tight there.
+    from httpserver.files import FileResponse, conditional  # a reload is a 304
+
     headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if gz and (not plain or "gzip" in request.headers.get("accept-encoding", "")):
         # Every browser takes gzip. The board keeps only the gzipped page,

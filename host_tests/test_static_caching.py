@@ -89,6 +89,15 @@ def test_if_modified_since_gives_304_when_not_newer(server):
     assert get(server, path, If_Modified_Since="not a date")[0] == 200
 
 
+def test_if_modified_since_is_read_in_the_obsolete_date_formats_too(server):
+    # RFC 9110 5.6.7: a recipient accepts rfc850 and asctime dates as well.
+    path = "/static/data.txt"
+    assert get(server, path, If_Modified_Since="Sunday, 02-Mar-25 00:00:00 GMT")[0] == 304
+    assert get(server, path, If_Modified_Since="Sun Mar  2 00:00:00 2025")[0] == 304
+    assert get(server, path, If_Modified_Since="Friday, 28-Feb-25 00:00:00 GMT")[0] == 200
+    assert get(server, path, If_Modified_Since="Fri Feb 28 00:00:00 2025")[0] == 200
+
+
 def test_if_modified_since_is_ignored_when_if_none_match_is_sent(server):
     status = get(
         server, "/static/data.txt", If_None_Match='"other"', If_Modified_Since=LAST_MODIFIED

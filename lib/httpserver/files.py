@@ -9,7 +9,6 @@ import httpserver.bodies  # noqa: F401
 
 from . import runtime
 from .response import HTTPException, Response
-from .routing import is_digits
 from .runtime import const
 
 # Used where the mimetypes module is missing (on a board), and for the few
@@ -28,7 +27,6 @@ _TYPES = const(
     "|bin application/octet-stream|"
 )
 _DIRECTORY = 0x4000
-_MONTHS = const("JanFebMarAprMayJunJulAugSepOctNovDec")
 # A board without a clock stamps its files with its epoch (1970 or 2000):
 # a file time before this year is no time at all.
 _FIRST_KNOWN_YEAR = const(2024)
@@ -159,64 +157,6 @@ def _safe_relative(filepath):
 # Conditional requests (RFC 9110 13) and byte ranges (RFC 9110 14) -------------
 
 
-def _parse_date(text):
-    """(year, month, day, hour, minute, second) of an IMF-fixdate, else None.
-
-    The two obsolete date formats are not read: a header that cannot be read
-    is ignored, which costs a full answer, never a wrong 304.
-    """
-    parts = text.replace(":", " ").split()  # Sun, 06 Nov 1994 08 49 37 GMT
-    if len(parts) != 8 or parts[7] != "GMT" or len(parts[2]) != 3:
-        return None
-    month = _MONTHS.find(parts[2])
-    if month % 3:  # -1 % 3 is 2: not a month
-        return None
-    try:
-        numbers = [int(parts[i]) for i in (3, 1, 4, 5, 6)]
-    except ValueError:
-        return None
-    return (numbers[0], month // 3 + 1) + tuple(numbers[1:])
-
-
-def _parse_range(field, size):
-    """(first, last) byte of a single range, first >= size when it cannot be
-    satisfied; None for several ranges or a malformed field, which are
-    ignored (RFC 9110 14.2 allows it): the whole file is sent."""
-    unit, _, spec = field.partition("=")
-    first, dash, last = spec.strip().partition("-")
-    if unit.strip().lower() != "bytes" or not dash or not (first or last):
-        return None
-    for number in (first, last):
-        # Digits only; "," (several ranges) is not one.
-        if number and (not is_digits(number) or len(number) > 15):
-            return None
-    if not first:  # the last N bytes; a suffix of 0 bytes cannot be satisfied
-        suffix = int(last)
-        return (max(size - suffix, 0) if suffix else size), size - 1
-    first = int(first)
-    if not last:
-        return first, size - 1
-    if int(last) < first:
-        return None
-    return first, min(int(last), size - 1)
-
-
-def _is_fresh(headers, response):
-    """Whether the client's copy is current: If-None-Match, else If-Modified-Since."""
-    tags = headers.get("if-none-match")
-    if tags is not None:
-        # Weak comparison (RFC 9110 13.1.2): W/"x" matches "x".
-        for tag in tags.split(","):
-            tag = tag.strip()
-            if tag == "*" or tag == response.etag or tag == "W/" + response.etag:
-                return True
-        return False
-    # If-Modified-Since counts only without If-None-Match (RFC 9110 13.2.2).
-    since = headers.get("if-modified-since")
-    date = since and response.modified and _parse_date(since)
-    return bool(date) and response.modified <= date
-
-
 def conditional(request, response):
     """Answer a request's validators and Range with a FileResponse.
 
@@ -225,43 +165,12 @@ def conditional(request, response):
     A handler that returns FileResponse can use it the same way:
     return conditional(request, FileResponse(path)).
     """
-    method = request.method
-    if response.status_code != 200 or method not in ("GET", "HEAD"):
-        return response
     headers = request.headers
-    if _is_fresh(headers, response):
-        # A 304 keeps the fields that update a cache (RFC 9110 15.4.5), no body.
-        kept = {}
-        for name in ("ETag", "Cache-Control", "Vary"):
-            if name in response.headers:
-                kept[name] = response.headers[name]
-        return Response(b"", 304, kept)
-    field = headers.get("range")
-    # Only GET has ranges (RFC 9110 14.2); a gzip variant is never cut into
-    # ranges (StaticFiles sends the plain file when a Range comes).
-    if field is None or method != "GET" or "Content-Encoding" in response.headers:
-        return response
-    # If-Range: the ETag (strong comparison, so no W/) or the very
-    # Last-Modified date; otherwise the file has changed: all of it.
-    if_range = headers.get("if-range")
-    if if_range is not None and if_range not in (
-        response.etag,
-        response.headers.get("Last-Modified"),
-    ):
-        return response
-    span = _parse_range(field, response.size)
-    if span is None:
-        return response
-    first, last = span
-    if first >= response.size:
-        response.status_code = 416
-        response.headers["Content-Range"] = "bytes */%d" % response.size
-        response.count = 0
-    else:
-        response.status_code = 206
-        response.offset = first
-        response.count = last - first + 1
-        response.headers["Content-Range"] = "bytes %d-%d/%d" % (first, last, response.size)
+    if "if-none-match" in headers or "if-modified-since" in headers or "range" in headers:
+        # Their checks load when a request first carries one (conditions.py).
+        from .conditions import answer
+
+        return answer(request, response)
     return response
 
 
