@@ -395,8 +395,9 @@ class Server:
             await conn.fill()
             buffer, pos = conn.buffer, 0
         rest = buffer[pos + 2 :]
-        # A body is handed on as bytes.
-        conn.buffer = rest if rest.__class__ is bytes else bytes(rest)
+        # A body is handed on as bytes; nothing, as the one empty bytes (an
+        # empty slice is an object of its own, kept by an idle connection).
+        conn.buffer = bytes(rest) if rest else b""
         check_host(headers, version)
         return headers
 
