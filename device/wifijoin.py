@@ -80,9 +80,7 @@ def _store(ssid, password):
 def _reply(request, found, status=200):
     # JSON for a script (Accept: application/json), else the page.
     if "application/json" in request.headers.get("accept", ""):
-        from httpserver import Response
-
-        return Response(json.dumps(found), status, None, "application/json")
+        return wifisetup.Response(json.dumps(found), status, None, "application/json")
     ssid = wifisetup.escape(found["ssid"])
     if status != 200:
         return wifisetup.page(

@@ -16,6 +16,8 @@ host and any path the board does not serve redirect to /setup. / does
 too; the status page stays at /status. Loaded only in access point mode.
 """
 
+from httpserver import Response
+
 
 def escape(text):
     return text.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
@@ -65,8 +67,6 @@ async def _setup_page(request):
 
 
 def page(body, status=200):
-    from httpserver import Response
-
     return Response(_PAGE.replace("{}", body), status, None, "text/html; charset=utf-8")
 
 
@@ -95,8 +95,6 @@ def _setup_url():
 
 
 def _redirect(request=None, exc=None):
-    from httpserver import Response
-
     return Response(b"", 302, {"Location": _setup_url(), "Cache-Control": "no-store"})
 
 

@@ -502,9 +502,9 @@ def test_switching_between_mpy_and_source_removes_the_shadowing_file(tmp_path, v
     assert json.loads(fetch(url)[1])["version"] == "compiled"
 
 
-def test_dry_run_writes_nothing(tmp_path, vboard):
-    vb = vboard("esp32")
-    proc = run_deploy(
+def dry_run(tmp_path, vb):
+    """deploy --dry-run of a tiny app to the virtual ESP32 vb."""
+    return run_deploy(
         tmp_path,
         "--board",
         "esp32",
@@ -514,6 +514,11 @@ def test_dry_run_writes_nothing(tmp_path, vboard):
         "--device",
         tiny_app(tmp_path / "t", "v1"),
     )
+
+
+def test_dry_run_writes_nothing(tmp_path, vboard):
+    vb = vboard("esp32")
+    proc = dry_run(tmp_path, vb)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "would copy config.json" in proc.stdout and "dry run" in proc.stdout
     assert "secret" not in proc.stdout
@@ -543,16 +548,7 @@ def test_dry_run_leaves_the_running_app_running(tmp_path, vboard):
     url = "http://127.0.0.1:%d/" % port
     assert wait_for(lambda: fetch(url)[1]) == b"running"
     before = vb.snapshot()
-    proc = run_deploy(
-        tmp_path,
-        "--board",
-        "esp32",
-        "--port",
-        vb.link,
-        "--dry-run",
-        "--device",
-        tiny_app(tmp_path / "t", "v1"),
-    )
+    proc = dry_run(tmp_path, vb)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "would copy" in proc.stdout
     assert wait_for(lambda: fetch(url)[1]) == b"running", proc.stdout

@@ -220,18 +220,19 @@ class StaticFiles:
         folder = stat is not None and stat[0] & _DIRECTORY
         if folder:
             full += "/index.html"
+            stat = _stat(full)
         if not self._inside(full):
             raise HTTPException(404)
         if folder and not request.path.endswith("/"):
             return _directory_redirect(request)
-        response = self._negotiate(request, full)
+        response = self._negotiate(request, full, stat)
         response.headers["Cache-Control"] = self.cache_control
         return conditional(request, response)
 
-    def _negotiate(self, request, full):
-        """The FileResponse for full, or for full.gz when the client takes gzip."""
+    def _negotiate(self, request, full, plain):
+        """The FileResponse for full (plain: its stat, None when missing), or
+        for full.gz when the client takes gzip."""
         gzipped = full + ".gz"
-        plain = _stat(full)
         has_gzip = _stat(gzipped) is not None and self._inside(gzipped)
         if plain is not None and plain[0] & _DIRECTORY:
             plain = None
