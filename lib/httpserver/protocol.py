@@ -6,6 +6,10 @@ from .routing import is_digits
 from .runtime import const  # private constants: inlined on MicroPython, no names kept
 
 HEX_DIGITS = b"0123456789abcdefABCDEF"
+# Single bytes are searched for by their int values (find(32), not
+# find(b" ")): in a .mpy each distinct bytes constant is an object in the
+# board's heap for as long as the module is loaded, and a small int is none.
+
 # RFC 9110 5.6.2 token characters.
 _TOKEN = const(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
@@ -32,7 +36,7 @@ def has_control(value):
     # byte below 0x20 is present, to let horizontal tab through.
     if not value:
         return False
-    if value.find(b"\x7f") >= 0:  # `127 in` fails on a MicroPython bytearray
+    if value.find(127) >= 0:  # DEL; `127 in` fails on a MicroPython bytearray
         return True
     if min(value) >= 32:
         return False
@@ -43,42 +47,32 @@ def has_control(value):
 
 
 def decode(data):
-    """Strict UTF-8 to str; anything else is a 400.
-
-    MicroPython's decoder lets overlong forms and surrogates through, so the
-    lead bytes that start them are checked here on both runtimes.
-    """
+    """Strict UTF-8 to str; anything else is a 400."""
     try:
         text = data.decode()
     except UnicodeError:
         raise bad_request("invalid UTF-8")
     if data and max(data) >= 0xC0:
-        previous = 0
-        for byte in data:
-            if (
-                byte in (0xC0, 0xC1)
-                or byte >= 0xF5
-                or (previous == 0xE0 and byte < 0xA0)
-                or (previous == 0xED and byte >= 0xA0)
-                or (previous == 0xF0 and byte < 0x90)
-                or (previous == 0xF4 and byte >= 0x90)
-            ):
-                raise bad_request("invalid UTF-8")
-            previous = byte
+        # Only non-ASCII needs the strict check (MicroPython's decoder is
+        # lenient); it loads when first met.
+        from .utf8 import is_strict_utf8
+
+        if not is_strict_utf8(data):
+            raise bad_request("invalid UTF-8")
     return text
 
 
 def parse_request_line(data, end):
     """(method, target, version) as str from the request line data[:end]."""
-    first = data.find(b" ", 0, end)
-    second = data.find(b" ", first + 1, end) if first >= 0 else -1
-    if second < 0 or data.find(b" ", second + 1, end) >= 0:
+    first = data.find(32, 0, end)  # SP
+    second = data.find(32, first + 1, end) if first >= 0 else -1
+    if second < 0 or data.find(32, second + 1, end) >= 0:
         raise bad_request("malformed request line")
     method = data[:first]
     if not is_token(method):
         raise bad_request("invalid method")
     target = data[first + 1 : second]
-    if not target or has_control(target) or b"#" in target or b"\t" in target:
+    if not target or has_control(target) or target.find(35) >= 0 or target.find(9) >= 0:
         raise bad_request("invalid request target")
     version = data[second + 1 : end]
     if version != b"HTTP/1.1" and version != b"HTTP/1.0":
@@ -100,7 +94,7 @@ def check_host(headers, version):
 
 def add_field(headers, head, start, end):
     """Add the field line head[start:end] to headers (RFC 9112 5)."""
-    colon = head.find(b":", start, end)
+    colon = head.find(58, start, end)  # ":"
     if colon <= start:
         raise bad_request("malformed header field")
     name = head[start:colon]
@@ -119,13 +113,10 @@ def add_field(headers, head, start, end):
     key = name.decode().lower()
     text = decode(value)
     if key in headers:
-        if key == "content-length" and headers[key] != text:
-            raise bad_request("conflicting Content-Length")
-        if key in ("content-length", "host"):
-            if key == "host":
-                raise bad_request("repeated Host")
-            return
-        text = headers[key] + ("; " if key == "cookie" else ", ") + text
+        # Few clients repeat a field: the rules for it load when met.
+        from .unusual import combine_field
+
+        text = combine_field(key, headers[key], text)
     headers[key] = text
 
 
@@ -224,7 +215,7 @@ def parse_query(query):
     for pair in query.split(b"&"):
         if not pair:
             continue
-        eq = pair.find(b"=")
+        eq = pair.find(61)  # "="
         if eq >= 0:
             key, value = unquote(pair[:eq], True), unquote(pair[eq + 1 :], True)
         else:
@@ -329,7 +320,9 @@ def encode_head(status, headers, fields="", date=None, version="HTTP/1.1"):
         # Not iterated per character: on MicroPython that interns each
         # character as a qstr, and the qstr table grows in large steps.
         if not is_token(name.encode()):
-            raise ValueError("invalid response header name %r" % name)
+            from .unusual import bad_response_field
+
+            bad_response_field(name)
         # Only names of these lengths need a closer look.
         if len(name) in (4, 10, 14, 17):
             lowered = name.lower()  # none of these names has a "k" (see wants_keep_alive)
@@ -340,7 +333,9 @@ def encode_head(status, headers, fields="", date=None, version="HTTP/1.1"):
         for item in value if isinstance(value, (list, tuple)) else (value,):
             item = str(item)
             if "\n" in item or "\r" in item:
-                raise ValueError("line break in response header " + name)
+                from .unusual import bad_response_field
+
+                bad_response_field(name, item)
             lines.append("%s: %s\r\n" % (name, item))
     if date is not None:
         lines.append("Date: %s\r\n" % date)

@@ -64,6 +64,25 @@ def origin_form(target):
     return target[end:] if target.startswith("/", end) else "/" + target[end:]
 
 
+def combine_field(key, previous, value):
+    """The value of a field that comes again in a head (RFC 9110 5.3): the
+    values joined into one list, except for the fields that must be single."""
+    if key == "content-length":
+        if previous != value:
+            raise bad_request("conflicting Content-Length")
+        return previous
+    if key == "host":
+        raise bad_request("repeated Host")
+    return previous + ("; " if key == "cookie" else ", ") + value
+
+
+def bad_response_field(name, value=None):
+    """ValueError for a response field a handler set that cannot be sent."""
+    if value is None:
+        raise ValueError("invalid response header name %r" % name)
+    raise ValueError("line break in response header " + name)
+
+
 # Reason phrases (protocol.reason has the most common ones).
 REASONS = (
     "|100 Continue|101 Switching Protocols|200 OK|201 Created|202 Accepted"

@@ -80,29 +80,12 @@ def _text(data):
     except UnicodeError:
         raise _Fail(INVALID_DATA, "invalid UTF-8")
     # Checked on both runtimes: MicroPython's decoder is lenient.
-    if data and max(data) >= 0xC0 and not _strict_utf8(data):
-        raise _Fail(INVALID_DATA, "invalid UTF-8")
+    if data and max(data) >= 0xC0:
+        from .utf8 import is_strict_utf8
+
+        if not is_strict_utf8(data):
+            raise _Fail(INVALID_DATA, "invalid UTF-8")
     return text
-
-
-def _strict_utf8(data):
-    # MicroPython's decode() lets overlong forms, surrogates and code points
-    # above U+10FFFF through; RFC 3629 forbids them.
-    if b"\xc0" in data or b"\xc1" in data or max(data) >= 0xF5:
-        return False
-    for lead, low, high in (
-        (0xE0, 0xA0, 0xBF),
-        (0xED, 0x80, 0x9F),
-        (0xF0, 0x90, 0xBF),
-        (0xF4, 0x80, 0x8F),
-    ):
-        marker = bytes((lead,))
-        at = data.find(marker)
-        while at >= 0:
-            if at + 1 < len(data) and not low <= data[at + 1] <= high:
-                return False
-            at = data.find(marker, at + 1)
-    return True
 
 
 def _unmask(data, mask):
