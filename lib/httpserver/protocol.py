@@ -108,16 +108,22 @@ def add_field(headers, head, start, end):
     while end > start and head[end - 1] in b" \t":
         end -= 1
     value = head[start:end]
-    if has_control(value):
-        raise bad_request("invalid header field value")
+    if value and (min(value) < 32 or max(value) > 126):
+        # Not printable ASCII, the common case: a tab, a control byte or UTF-8.
+        if has_control(value):
+            raise bad_request("invalid header field value")
+        text = decode(value)
+    else:
+        text = value.decode()
     key = name.decode().lower()
-    text = decode(value)
-    if key in headers:
+    count = len(headers)
+    # One dict call, in C on CPython (Headers' own methods are Python's).
+    headers.setdefault(key, text)
+    if len(headers) == count:
         # Few clients repeat a field: the rules for it load when met.
         from .unusual import combine_field
 
-        text = combine_field(key, headers[key], text)
-    headers[key] = text
+        headers[key] = combine_field(key, headers[key], text)
 
 
 def _is_authority(authority):

@@ -1,6 +1,6 @@
 # Serving on a Unix domain socket (App.run(socket=PATH)), as the runtime's
-# listen() serves on TCP. Loaded only when socket= is given. It needs
-# asyncio.start_unix_server, which MicroPython lacks: there it says so. (It is
+# listen() serves on TCP. Loaded only when socket= is given. It needs the
+# event loop's create_unix_server, which MicroPython lacks: there it says so. (It is
 # copied to boards for that message; it costs no heap unless imported.)
 import asyncio
 import os
@@ -8,7 +8,7 @@ import os
 _SOCKET = 0o140000  # stat's S_IFSOCK
 _FILE_TYPE = 0o170000  # stat's S_IFMT
 # A Unix socket has no peer address; handlers still get a (host, port) pair.
-_NO_ADDRESS = ("unknown", 0)
+NO_ADDRESS = ("unknown", 0)
 
 
 class _UnixListener:
@@ -41,29 +41,26 @@ def _remove_socket(path):
             pass
 
 
-async def listen_unix(callback, path, backlog, ssl=None):
-    """Listen on the Unix socket at path, readable by its owner only.
+async def listen_unix(protocol, path, backlog, ssl=None):
+    """Listen on the Unix socket at path, readable by its owner only;
+    protocol() makes each connection's asyncio protocol.
 
     Returns (listener, "unix:" + path). A socket file left by an earlier
     run is replaced; any other file there is an error.
     """
-    start = getattr(asyncio, "start_unix_server", None)
-    if start is None:
+    create = getattr(asyncio.get_event_loop(), "create_unix_server", None)
+    if create is None:
         raise NotImplementedError("serving on a Unix socket (socket=) needs CPython")
     path = str(path)
     kind = _file_type(path)
     if kind is not None and kind != _SOCKET:
         raise OSError("not a socket, not replaced: %s" % path)
     _remove_socket(path)
-
-    def accept(reader, writer):
-        return callback((reader, writer), _NO_ADDRESS)
-
     # Created with no permission for others at all, so no client can
     # connect before the mode is set.
     mask = os.umask(0o177)
     try:
-        server = await start(accept, path, backlog=backlog, ssl=ssl)
+        server = await create(protocol, path, backlog=backlog, ssl=ssl)
     finally:
         os.umask(mask)
     os.chmod(path, 0o600)
