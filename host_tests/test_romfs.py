@@ -11,7 +11,8 @@ no ROMFS.
 import json
 import shutil
 
-from test_deploy import (  # noqa: F401 - vboard is a fixture
+import test_deploy
+from test_deploy import (
     REPO,
     assert_clean_failure,
     fetch,
@@ -19,8 +20,9 @@ from test_deploy import (  # noqa: F401 - vboard is a fixture
     mpremote,
     run_deploy,
     served_url,
-    vboard,
 )
+
+vboard = test_deploy.vboard  # the virtual board fixture
 
 
 def repo_snapshot(tmp_path):
@@ -54,9 +56,7 @@ def heap_free(url):
     return json.loads(body)["heap_free"]
 
 
-def test_deploy_romfs_boots_the_status_app_from_rom_with_more_heap_free(  # noqa: F811
-    tmp_path, vboard
-):
+def test_deploy_romfs_boots_the_status_app_from_rom_with_more_heap_free(tmp_path, vboard):
     sources = repo_snapshot(tmp_path)
     vb = vboard("esp32", extra=["--romfs", "256K"])
     # First the ordinary way (.mpy in /lib), then the same sources in ROMFS.
@@ -86,9 +86,7 @@ def test_deploy_romfs_boots_the_status_app_from_rom_with_more_heap_free(  # noqa
     assert "ROMFS image size" in query, query
 
 
-def test_deploy_romfs_to_firmware_without_romfs_says_so_and_writes_nothing(  # noqa: F811
-    tmp_path, vboard
-):
+def test_deploy_romfs_to_firmware_without_romfs_says_so_and_writes_nothing(tmp_path, vboard):
     vb = vboard("pico_w")
     assert "ROMFS is not enabled" in mpremote(vb.link, "romfs", "query")
     proc = deploy_to(tmp_path, vb, "--romfs")
@@ -96,7 +94,7 @@ def test_deploy_romfs_to_firmware_without_romfs_says_so_and_writes_nothing(  # n
     assert not [p for p in vb.flash.rglob("*") if p.is_file()]
 
 
-def test_deploy_romfs_image_larger_than_the_partition_stops(tmp_path, vboard):  # noqa: F811
+def test_deploy_romfs_image_larger_than_the_partition_stops(tmp_path, vboard):
     vb = vboard("esp32", extra=["--romfs", "16K"])
     proc = deploy_to(tmp_path, vb, "--romfs")
     assert_clean_failure(proc, 1, "does not fit the board's partition (16384 B)")
