@@ -543,14 +543,19 @@ class Board:
         return result, listing
 
     def romfs_partition(self):
-        """Size of ROMFS partition 0, asked as `mpremote romfs query` does; None if none."""
+        """(size, readable) of ROMFS partition 0, asked as `mpremote romfs query`
+        does; None when the firmware has none. readable: the partition is memory
+        (most ports) rather than a block device, so its contents can be hashed."""
         self.exec("import vfs")
         if not self.eval("hasattr(vfs, 'rom_ioctl') and vfs.rom_ioctl(1) > 0"):
             return None
         self.exec("_p = vfs.rom_ioctl(2, %d)" % ROMFS_PARTITION)
-        size = self.eval("-1 if isinstance(_p, int) else len(_p)")
+        size, readable = self.eval(
+            "(-1, 0) if isinstance(_p, int) else"
+            " (_p.ioctl(4, 0) * _p.ioctl(5, 0), 0) if hasattr(_p, 'ioctl') else (len(_p), 1)"
+        )
         self.exec("del _p")
-        return size if size > 0 else None
+        return (size, bool(readable)) if size > 0 else None
 
     def romfs_names(self):
         """Names in /rom/lib when a mounted ROMFS has it on sys.path, else []."""
@@ -863,9 +868,10 @@ def deploy(args, environ=os.environ):
                     "empty folder)" % ", ".join(shadowing)
                 )
         if args.romfs:
-            rom_size = board.romfs_partition()
-            if rom_size is None:
+            partition = board.romfs_partition()
+            if partition is None:
                 raise DeployError(NO_ROMFS % args.port)
+            rom_size, rom_readable = partition
             say("ROMFS partition of %d B" % rom_size)
 
         image = None
@@ -888,7 +894,10 @@ def deploy(args, environ=os.environ):
                     "the ROMFS image (%d B) does not fit the board's partition (%d B)"
                     % (len(image), rom_size)
                 )
-            rom_changed = board.romfs_hash(len(image)) != hashlib.sha256(image).hexdigest()
+            rom_changed = (
+                not rom_readable  # a block device: written each time
+                or board.romfs_hash(len(image)) != hashlib.sha256(image).hexdigest()
+            )
             say(
                 "ROMFS image of %d modules, %d B of the %d B partition: %s"
                 % (len(modules), len(image), rom_size, "to write" if rom_changed else "unchanged")

@@ -626,7 +626,7 @@ class VBoard:
         self.boot("power")
         print(
             "vboard: %s ready on %s (link %s), flash %s, heap_free %d B "
-            "(-X heapsize=%d), pid %d"
+            "(-X heapsize=%d)%s, pid %d"
             % (
                 self.board["board"],
                 self.pty_name,
@@ -634,6 +634,9 @@ class VBoard:
                 self.flash,
                 self.heap_free,
                 self.heapsize,
+                ", ROMFS partition %d B (%s)" % (self.romfs_file.stat().st_size, self.romfs_file)
+                if self.romfs_file
+                else "",
                 os.getpid(),
             ),
             flush=True,
