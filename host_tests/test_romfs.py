@@ -59,6 +59,9 @@ def heap_free(url):
 def test_deploy_romfs_boots_the_status_app_from_rom_with_more_heap_free(tmp_path, vboard):
     sources = repo_snapshot(tmp_path)
     vb = vboard("esp32", extra=["--romfs", "256K"])
+    dry = deploy_to(tmp_path, vb, "--romfs", "--dry-run", *sources)
+    assert dry.returncode == 0 and "would write the ROMFS image" in dry.stdout, dry.stdout
+    assert "Not a valid ROMFS" in mpremote(vb.link, "romfs", "query")  # still erased
     # First the ordinary way (.mpy in /lib), then the same sources in ROMFS.
     in_ram = served_url(deploy_to(tmp_path, vb, *sources))
     free_in_ram = heap_free(in_ram)
