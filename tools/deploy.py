@@ -50,6 +50,18 @@ config.json keys (all boards; read by device/boot.py and device/main.py):
 --dry-run compares without writing or resetting; connecting stops the app
 the board runs (Ctrl-C), so a dry run restarts it (a soft reset) at the end.
 
+--romfs puts the compiled modules (lib/httpserver, the device app's modules,
+compiled templates) in a ROMFS image instead of /lib and /: the firmware
+mounts it at /rom and runs the bytecode in place from flash, so the imports
+take about a third less heap (figures: README, "Heap left for your app").
+It needs firmware built with ROMFS (MicroPython 1.25+ with MICROPY_VFS_ROM;
+stock ESP32 and Pico W firmware have none): deploy checks the partition the
+way `mpremote romfs query` does and stops with a clear message when there is
+none, then writes the image with mpremote's `romfs deploy` (only when it
+differs from the partition). The image puts every module under /rom/lib;
+boot.py, main.py, config.json and data files (www/) stay on the filesystem,
+and copies of the modules left there by an earlier deploy are removed.
+
 Exit status: 0 on success, 1 when the board or a step failed, 2 for usage
 errors (unknown board, missing credentials, ...).
 """
@@ -79,6 +91,7 @@ TMP_SUFFIX = ".deploy-tmp"
 CHUNK = 1024  # bytes of file data per REPL command
 URL_RE = re.compile(r"http://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d+)/\S*")
 SOURCE_ONLY = ("boot.py", "main.py")  # the firmware runs only these names
+ROMFS_PARTITION = 0  # the partition mpremote romfs uses by default
 
 # sys.implementation._mpy: bits 0-7 version, 8-9 sub-version, 10-15 native arch
 ARCHS = [
@@ -529,6 +542,68 @@ class Board:
             self.exec("del _ls")
         return result, listing
 
+    def romfs_partition(self):
+        """(size, readable) of ROMFS partition 0, asked as `mpremote romfs query`
+        does; None when the firmware has none. readable: the partition is memory
+        (most ports) rather than a block device, so its contents can be hashed."""
+        self.exec("import vfs")
+        if not self.eval("hasattr(vfs, 'rom_ioctl') and vfs.rom_ioctl(1) > 0"):
+            return None
+        self.exec("_p = vfs.rom_ioctl(2, %d)" % ROMFS_PARTITION)
+        size, readable = self.eval(
+            "(-1, 0) if isinstance(_p, int) else"
+            " (_p.ioctl(4, 0) * _p.ioctl(5, 0), 0) if hasattr(_p, 'ioctl') else (len(_p), 1)"
+        )
+        self.exec("del _p")
+        return (size, bool(readable)) if size > 0 else None
+
+    def romfs_names(self):
+        """Names in /rom/lib when a mounted ROMFS has it on sys.path, else []."""
+        self.exec(
+            "import os, sys\n"
+            "_n = []\n"
+            "if '/rom/lib' in sys.path:\n"
+            " try:\n"
+            "  _n = [e[0] for e in os.ilistdir('/rom/lib')]\n"
+            " except OSError:\n"
+            "  pass\n"
+        )
+        names = self.eval("_n")
+        self.exec("del _n")
+        return names
+
+    def romfs_hash(self, length):
+        """SHA-256 of the partition's first length bytes (read in place, no copy)."""
+        return self.eval(
+            "__import__('binascii').hexlify(__import__('hashlib').sha256("
+            "memoryview(vfs.rom_ioctl(2, %d))[:%d]).digest()).decode()" % (ROMFS_PARTITION, length)
+        )
+
+    def write_romfs(self, image_path):
+        """Write the image with mpremote's own `romfs deploy`, over this connection."""
+        from mpremote.commands import CommandError, do_romfs
+
+        class State:  # what do_romfs needs of mpremote's State: we are in the raw REPL
+            transport = self.t
+
+            def ensure_raw_repl(self, soft_reset=None):
+                pass
+
+            def did_action(self):
+                pass
+
+        args = argparse.Namespace(
+            command=["deploy"], path=str(image_path), partition=ROMFS_PARTITION, mpy=False
+        )
+        said = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(said):
+                do_romfs(State(), args)
+        except (CommandError, self.TransportError, self.TransportExecError, SystemExit) as e:
+            raise DeployError(
+                "mpremote romfs deploy failed: %s\n%s" % (e, said.getvalue().replace("\r", "\n"))
+            )
+
     def makedirs(self, dirs):
         if not dirs:
             return
@@ -613,6 +688,45 @@ class Board:
         )
 
 
+# -- ROMFS -------------------------------------------------------------------------
+NO_ROMFS = (
+    "the firmware on %s has no ROMFS partition (`mpremote romfs query` finds no "
+    "vfs.rom_ioctl or no partition): stock ESP32 and Pico W firmware do not enable it. "
+    "Deploy without --romfs (the .mpy files go to /lib), or flash firmware built with "
+    "ROMFS (MicroPython 1.25+ with MICROPY_VFS_ROM: an ESP32 build with a romfs partition, "
+    "rp2 with MICROPY_HW_ROMFS_BYTES; see README, 'Heap left for your app')"
+)
+
+
+def romfs_path(remote):
+    """Where a module goes in the image: under lib/, which the firmware puts on
+    sys.path as /rom/lib (the device app's modules too, which live in / on the
+    filesystem, since / itself is not on the path)."""
+    return remote if remote.startswith("lib/") else "lib/" + remote
+
+
+def split_for_romfs(plan):
+    """(modules for the ROMFS image, files that stay on the filesystem)."""
+    modules = [(data, remote) for data, remote in plan if remote.endswith(".mpy")]
+    rest = [(data, remote) for data, remote in plan if not remote.endswith(".mpy")]
+    return modules, rest
+
+
+def romfs_image(modules, out_dir):
+    """The ROMFS image (bytes) holding the compiled modules, built by mpremote."""
+    try:
+        from mpremote.romfs import make_romfs
+    except ImportError as e:
+        raise UsageError("--romfs needs mpremote 1.25 or later: pip install -U mpremote (%s)" % e)
+    top = Path(out_dir) / "romfs"
+    for data, remote in modules:
+        target = top / romfs_path(remote)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints the tree
+        return make_romfs(str(top), mpy_cross=False)
+
+
 # -- package.json for mip ---------------------------------------------------------
 def package_json(lib_dir=LIB, exclude=("*cpython*.py",)):
     """The mip manifest installing lib/httpserver alone (relative URLs)."""
@@ -647,6 +761,11 @@ def parse_args(argv):
         help="compare with the board but write nothing (an app it was running is restarted)",
     )
     ap.add_argument("--no-mpy", action="store_true", help="copy .py sources instead of .mpy")
+    ap.add_argument(
+        "--romfs",
+        action="store_true",
+        help="put the compiled modules in the board's ROMFS partition (firmware with ROMFS)",
+    )
     ap.add_argument("--http-port", type=int, default=80, help="port the app serves on (default 80)")
     ap.add_argument("--hostname", help="network hostname (default: the board's)")
     ap.add_argument(
@@ -685,6 +804,8 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if not args.update_package_json and not (args.board and args.port):
         ap.error("--board and --port are required")
+    if args.romfs and args.no_mpy:
+        ap.error("--romfs holds compiled modules: it does not go with --no-mpy")
     return args
 
 
@@ -734,16 +855,57 @@ def deploy(args, environ=os.environ):
             say(
                 "compiling with %s for .mpy v%d.%d (%s)" % (mpy_cross, version[0], version[1], arch)
             )
+        rom_size = None
+        if not args.romfs:
+            shadowing = [
+                n for n in board.romfs_names() if n.split(".")[0] in ("httpserver", "status")
+            ]
+            if shadowing:
+                say(
+                    "warning: the board's ROMFS has %s in /rom/lib, which comes before /lib on "
+                    "its sys.path: it is what the board imports, not the files copied now. "
+                    "Deploy with --romfs, or clear the ROMFS (mpremote romfs deploy of an "
+                    "empty folder)" % ", ".join(shadowing)
+                )
+        if args.romfs:
+            partition = board.romfs_partition()
+            if partition is None:
+                raise DeployError(NO_ROMFS % args.port)
+            rom_size, rom_readable = partition
+            say("ROMFS partition of %d B" % rom_size)
 
+        image = None
         with tempfile.TemporaryDirectory(prefix="deploy-") as tmp:
             files += compiled_templates(Path(args.device) / "templates", tmp)
             plan = build(files, tmp, mpy_cross, arch)
-        if mpy_cross:
-            check_mpy_headers(plan, info, mpy_cross)
+            if mpy_cross:
+                check_mpy_headers(plan, info, mpy_cross)
+            if rom_size is not None:
+                modules, plan = split_for_romfs(plan)
+                image = romfs_image(modules, tmp)
         plan.append((config_bytes(cfg), "config.json"))
 
         paths = [remote for _, remote in plan]
         stale_candidates = [c for c in (counterpart(p) for p in paths) if c]
+        rom_changed = False
+        if image is not None:
+            if len(image) > rom_size:
+                raise DeployError(
+                    "the ROMFS image (%d B) does not fit the board's partition (%d B)"
+                    % (len(image), rom_size)
+                )
+            rom_changed = (
+                not rom_readable  # a block device: written each time
+                or board.romfs_hash(len(image)) != hashlib.sha256(image).hexdigest()
+            )
+            say(
+                "ROMFS image of %d modules, %d B of the %d B partition: %s"
+                % (len(modules), len(image), rom_size, "to write" if rom_changed else "unchanged")
+            )
+            # Copies of these modules on the filesystem (an earlier deploy
+            # without --romfs) would waste flash and could shadow the image.
+            for _, remote in modules:
+                stale_candidates += [remote, counterpart(remote)]
         leftovers = [p + TMP_SUFFIX for p in paths]  # from a deploy cut off half way
         remote_hash, listing = board.hashes(
             paths + stale_candidates + leftovers, ["lib/httpserver"]
@@ -775,6 +937,8 @@ def deploy(args, environ=os.environ):
         )
 
         if args.dry_run:
+            if rom_changed:
+                say("would write the ROMFS image (%d B)" % len(image))
             for data, remote in changed:
                 say("would copy %s (%d B)" % (remote, len(data)))
             for p in stale:
@@ -790,6 +954,15 @@ def deploy(args, environ=os.environ):
                 say("dry run: nothing written, board not reset")
             return None
 
+        if rom_changed:
+            # Before the filesystem's commit: cut off in between, the board
+            # still has the old main.py over a complete new image.
+            say("writing the ROMFS image with mpremote romfs deploy ...")
+            with tempfile.TemporaryDirectory(prefix="deploy-") as tmp:
+                image_path = Path(tmp) / "app.romfs"
+                image_path.write_bytes(image)
+                board.write_romfs(image_path)
+            say("ROMFS image written (%d B)" % len(image))
         if changed or stale:
             dirs = set()
             for _, remote in changed:

