@@ -523,10 +523,9 @@ def test_template_syntax_errors_name_template_and_line(runtime, tmp_path):
 @pytest.mark.parametrize(
     "heapsize",
     [
-        # Known gap, measured: the Core v2 core needs 67K for this app today
-        # (it streamed at 64K before); the page is still 4 times the heap at
-        # 72K. strict: when the core shrinks again, the 64K case must pass.
-        pytest.param("64K", marks=pytest.mark.xfail(strict=True, reason="core heap")),
+        # Measured: the first page streams from 64K (the library as .mpy,
+        # StreamingResponse loaded with the templates); 62K is not enough.
+        "64K",
         "72K",
     ],
 )
@@ -534,7 +533,7 @@ def test_page_larger_than_the_heap_streams_on_a_small_board(runtime, heapsize, t
     import deploy
 
     folder = tmp_path / "board"
-    board = as_on_a_board(runtime, folder)
+    board = as_on_a_board(runtime, folder, short_paths=True)  # the server runs in folder
     # The templates as deploy compiles them; their sources are not on the board.
     deploy.build(
         deploy.compiled_templates(APPS / "templates", tmp_path), folder, deploy.find_mpy_cross()
@@ -566,7 +565,9 @@ IMPORT_BUDGET = {  # measured 2026-11-29, plus a small margin
     "sessions": 6200,
     "cors": 3000,
     "auth": 5100,
-    "templates": 3400,
+    # 6,080 since StreamingResponse loads with the templates (3,168 before),
+    # so that the first page streams on a 64K heap.
+    "templates": 6300,
 }
 
 MEASURE = """

@@ -24,6 +24,11 @@ than the free heap. tools/deploy.py compiles templates/*.html to modules
 Errors name the template and line (TemplateError).
 """
 
+# The page's response class loads with the templates, at start-up: loaded by
+# the first page instead, on a heap the app has already cut up, it found no
+# room on a 64K board (unix port), where the page streams when it is here.
+from .streaming import StreamingResponse
+
 # Characters gathered before a piece of the page is sent: with 512, a 309 KB
 # page no longer streams on a 62K heap (unix port); with 256 it does on 60K.
 _CHUNK = 256
@@ -122,8 +127,6 @@ def render(name, directory="templates", **values):
 
 def render_template(name, status_code=200, headers=None, directory="templates", **values):
     """A StreamingResponse of template name rendered with values (text/html)."""
-    from .streaming import StreamingResponse
-
     return StreamingResponse(
         generate(name, directory, **values), status_code, headers, "text/html; charset=utf-8"
     )
