@@ -96,3 +96,72 @@ def test_the_check_catches_cpython_only_code(stubs, tmp_path):
     assert "gethostname" in text
     failing, _, _ = check.check(stubs, files=[good])
     assert not failing, "\n".join(check.fmt(e) for e in failing)
+
+
+USER_APP = """\
+from httpserver import App, HTTPException, JSONResponse, Request, Response, StreamingResponse
+
+app = App(max_body_size=65536, read_timeout=5.0)
+
+
+@app.get("/items/<int:number>")
+async def item(request: Request, number: int) -> Response:
+    query: dict[str, list[str]] = request.query_params
+    agent: str | None = request.headers.get("user-agent")
+    if number < 0:
+        raise HTTPException(404, "no such item")
+    return JSONResponse({"number": number, "query": query, "agent": agent})
+
+
+@app.post("/stream")
+def stream(request: Request) -> StreamingResponse:
+    return StreamingResponse(iter([request.body, b"!"]), content_type="text/plain")
+
+
+@app.errorhandler(404)
+async def missing(request: Request, exc: Exception) -> Response:
+    return Response("gone", 404)
+
+
+port: int | None = app.port
+"""
+
+# Each line a mistake the hints must catch, as mypy words it.
+USER_MISTAKES = {
+    'app = App(max_body_size="1M")': 'incompatible type "str"',
+    "app.route(42)": 'incompatible type "int"',
+    "method: int = Request.method": "incompatible types in assignment",
+    'Response("body", status_code="200")': 'incompatible type "str"',
+    "app.shutdown(1)": "too many arguments",
+}
+
+
+def run_mypy_as_a_user(tmp_path, source):
+    """mypy on a user's module, finding httpserver as an installed package
+    would be found (its own folder on the path, its py.typed marker)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "user_app.py").write_text(source)
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", "--strict", "user_app.py"],
+        cwd=str(tmp_path),
+        env={**__import__("os").environ, "MYPYPATH": str(REPO / "lib")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_user_app_type_checks_against_the_public_api(tmp_path):
+    assert (REPO / "lib" / "httpserver" / "py.typed").is_file()
+    good = run_mypy_as_a_user(tmp_path, USER_APP)
+    errors = [line for line in good.stdout.splitlines() if "user_app.py" in line]
+    assert good.returncode == 0 and not errors, good.stdout + good.stderr
+    mistakes = "from httpserver import App, Request, Response\n\napp = App()\n"
+    mistakes += "\n".join(USER_MISTAKES) + "\n"
+    bad = run_mypy_as_a_user(tmp_path, mistakes)
+    lines = bad.stdout.lower().splitlines()
+    for number, (code, wording) in enumerate(USER_MISTAKES.items(), start=4):
+        found = [line for line in lines if "user_app.py:%d:" % number in line]
+        assert any(wording in line for line in found), (code, found, bad.stdout)

@@ -13,6 +13,11 @@ from .response import abort as abort
 
 __version__ = "0.1.0"
 
+if False:  # for type checkers only: MicroPython's compiler drops the block
+    from .files import FileResponse as FileResponse
+    from .request import Request as Request
+    from .streaming import StreamingResponse as StreamingResponse
+
 
 def __getattr__(name):
     # MicroPython asks this hook for `from . import runtime` before it looks for

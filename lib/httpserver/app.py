@@ -1,6 +1,12 @@
 from .response import HTTPException, Response, coerce
 from .routing import Router
 
+if False:  # for type checkers only: MicroPython's compiler drops the block
+    from collections.abc import Callable, Iterable
+    from typing import Any, TypeVar
+
+    Handler = TypeVar("Handler", bound=Callable[..., Any])
+
 # The runtime shim, loaded with the first request, not by the import:
 # defining an app needs neither it nor asyncio. Kept once loaded: an import
 # statement on every request cost CPython about 5% of its rate.
@@ -17,15 +23,15 @@ class App:
     def __init__(
         self,
         *,
-        max_body_size=1048576,
-        read_timeout=30.0,
-        keepalive_timeout=5.0,
-        max_connections=None,
-        max_request_line=2048,
-        max_head_size=4096,
-        max_headers=48,
-        shutdown_timeout=10.0,
-    ):
+        max_body_size: int = 1048576,
+        read_timeout: float = 30.0,
+        keepalive_timeout: float = 5.0,
+        max_connections: "int | None" = None,
+        max_request_line: int = 2048,
+        max_head_size: int = 4096,
+        max_headers: int = 48,
+        shutdown_timeout: float = 10.0,
+    ) -> None:
         self.max_body_size = max_body_size
         self.read_timeout = read_timeout
         self.keepalive_timeout = keepalive_timeout
@@ -36,7 +42,8 @@ class App:
         self.shutdown_timeout = shutdown_timeout
         self._router = Router()
 
-    host = port = None  # where the server listens, once it does
+    host: "str | None" = None  # where the server listens, once it does
+    port: "int | None" = None
     server = None
     # Hooks and error handlers: empty tuples until something is registered
     # (an app with none holds no containers for them).
@@ -45,7 +52,9 @@ class App:
 
     # Registration -------------------------------------------------------
 
-    def route(self, url_pattern, methods=None):
+    def route(
+        self, url_pattern: str, methods: "Iterable[str] | None" = None
+    ) -> "Callable[[Handler], Handler]":
         """Register the decorated function for a URL pattern (GET by default).
 
         methods=["*"] accepts every method.
@@ -57,22 +66,22 @@ class App:
 
         return register
 
-    def get(self, path):
+    def get(self, path: str) -> "Callable[[Handler], Handler]":
         return self.route(path, ("GET",))
 
-    def post(self, path):
+    def post(self, path: str) -> "Callable[[Handler], Handler]":
         return self.route(path, ("POST",))
 
-    def put(self, path):
+    def put(self, path: str) -> "Callable[[Handler], Handler]":
         return self.route(path, ("PUT",))
 
-    def delete(self, path):
+    def delete(self, path: str) -> "Callable[[Handler], Handler]":
         return self.route(path, ("DELETE",))
 
-    def patch(self, path):
+    def patch(self, path: str) -> "Callable[[Handler], Handler]":
         return self.route(path, ("PATCH",))
 
-    def static(self, url_prefix, directory, **options):
+    def static(self, url_prefix: str, directory: str, **options: "Any") -> None:
         """Serve the files below directory at url_prefix (GET and HEAD).
 
         The files answer only paths that no route matches, whatever the
@@ -88,33 +97,40 @@ class App:
 
         serve_folder(self, url_prefix, directory, **options)
 
-    def websocket(self, url_pattern, max_message_size=None, subprotocols=None):
+    def websocket(
+        self,
+        url_pattern: str,
+        max_message_size: "int | None" = None,
+        subprotocols: "Iterable[str] | None" = None,
+    ) -> "Callable[[Handler], Handler]":
         """Register async handler(request, ws, **path_params) for WebSocket at a GET route."""
         from .websocket import websocket
 
         return websocket(self, url_pattern, max_message_size, subprotocols)
 
-    def on_startup(self, handler):
+    def on_startup(self, handler: "Handler") -> "Handler":
         """Run handler() (sync or async) once before the server accepts connections."""
         self._startup += (handler,)
         return handler
 
-    def on_shutdown(self, handler):
+    def on_shutdown(self, handler: "Handler") -> "Handler":
         """Run handler() once after the server has stopped and drained."""
         self._shutdown += (handler,)
         return handler
 
-    def before_request(self, handler):
+    def before_request(self, handler: "Handler") -> "Handler":
         """Run handler(request) before each request; a returned value is the response."""
         self._before += (handler,)
         return handler
 
-    def after_request(self, handler):
+    def after_request(self, handler: "Handler") -> "Handler":
         """Run handler(request, response) after each request; it may return a new response."""
         self._after += (handler,)
         return handler
 
-    def errorhandler(self, code_or_exc):
+    def errorhandler(
+        self, code_or_exc: "int | type[BaseException]"
+    ) -> "Callable[[Handler], Handler]":
         """Handle an HTTP status code or an exception class (and its subclasses).
 
         An HTTP error goes to its status's handler first, then to the handler
@@ -180,7 +196,13 @@ class App:
 
     # Serving --------------------------------------------------------------
 
-    async def start_server(self, host="0.0.0.0", port=80, ssl=None, socket=None):
+    async def start_server(
+        self,
+        host: str = "0.0.0.0",
+        port: int = 80,
+        ssl: "Any" = None,
+        socket: "str | None" = None,
+    ) -> None:
         """Serve until shutdown() is called; runs beside other asyncio tasks.
 
         socket is the path of a Unix domain socket to serve on instead of
@@ -200,7 +222,7 @@ class App:
             self._now_listening(exc)  # never listened: whoever waits must know
             raise
 
-    async def listening(self):
+    async def listening(self) -> int:
         """Wait until the server listens; returns the port (useful with port 0).
 
         Raises what kept the server from listening (a port in use, say).
@@ -230,7 +252,13 @@ class App:
             if waiting is not None:
                 waiting.set()
 
-    def run(self, host="127.0.0.1", port=8000, ssl=None, socket=None):
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        ssl: "Any" = None,
+        socket: "str | None" = None,
+    ) -> None:
         """Serve until shutdown(), SIGINT or SIGTERM (blocking); see start_server."""
         import asyncio
 
@@ -246,11 +274,11 @@ class App:
         await serve_asgi(self, scope, receive, send)
 
     @property
-    def connections(self):
+    def connections(self) -> int:
         """How many client connections are open now."""
         return len(self.server.connections) if self.server is not None else 0
 
-    def shutdown(self):
+    def shutdown(self) -> None:
         """Stop accepting, finish in-flight requests, then make run() return.
 
         Safe to call from a handler, sync or async.

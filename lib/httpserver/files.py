@@ -11,6 +11,10 @@ from . import runtime
 from .response import HTTPException, Response
 from .runtime import const
 
+if False:  # for type checkers only: MicroPython's compiler drops the block
+    from collections.abc import Mapping
+    from typing import Any
+
 # Used where the mimetypes module is missing (on a board), and for the few
 # types that matter on one when it is there.
 # One string rather than a dict: the keys of a dict would each be interned on
@@ -79,7 +83,13 @@ class FileResponse(Response):
     validators and Range with it.
     """
 
-    def __init__(self, path, content_type=None, status_code=200, headers=None):
+    def __init__(
+        self,
+        path: "str | os.PathLike[str]",
+        content_type: "str | int | None" = None,
+        status_code: "int | Mapping[str, Any] | None" = 200,
+        headers: "Mapping[str, Any] | str | None" = None,
+    ) -> None:
         if isinstance(content_type, int):
             status, content_type = content_type, None
             if not isinstance(status_code, int):

@@ -1,16 +1,21 @@
 import json
 
+if False:  # for type checkers only: MicroPython's compiler drops the block
+    from typing import Any
+
+    from .app import App
+
 
 class Headers(dict):
     """Request header fields: keys are stored lowercase, lookups ignore case."""
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> str:
         return super().__getitem__(name.lower())
 
-    def get(self, name, default=None):
+    def get(self, name: str, default: "Any" = None) -> "Any":
         return super().get(name.lower(), default)
 
-    def __contains__(self, name):
+    def __contains__(self, name: "Any") -> bool:
         return super().get(name.lower(), Headers) is not Headers
 
 
@@ -22,6 +27,16 @@ class Request:
     _query_params = None
     _json = None  # the parsed body, once json() has been asked
     _json_read = False
+    app: "App"
+    method: str  # "GET", "POST", ...
+    path: str  # percent-decoded, without the query
+    query_string: str  # as sent, not decoded
+    headers: Headers
+    body: bytes
+    client_addr: "tuple[str, int] | None"
+    http_version: str  # "HTTP/1.1" or "HTTP/1.0"
+    scheme: str  # "http" or "https"
+    path_params: "dict[str, Any]"
 
     def __init__(
         self,
@@ -47,7 +62,7 @@ class Request:
         self.path_params = {}
 
     @property
-    def query_params(self):
+    def query_params(self) -> "dict[str, list[str]]":
         # Parsed on first use: most handlers never look at the query.
         if self._query_params is None:
             from .protocol import parse_query
@@ -63,13 +78,13 @@ class Request:
         return self._query_params
 
     @property
-    def cookies(self):
+    def cookies(self) -> "dict[str, str]":
         """The request's cookies as a dict (parsed on first use)."""
         from .cookies import request_cookies
 
         return request_cookies(self)
 
-    def text(self):
+    def text(self) -> str:
         """The body decoded as UTF-8; InvalidBody (a ValueError, 400) when it is not."""
         try:
             return self.body.decode()
@@ -78,7 +93,7 @@ class Request:
 
             raise InvalidBody("request body is not valid UTF-8")
 
-    def json(self):
+    def json(self) -> "Any":
         """The body parsed as JSON (None when empty).
 
         Invalid JSON raises InvalidBody: a ValueError, as json's own error
@@ -96,7 +111,7 @@ class Request:
             self._json_read = True
         return self._json
 
-    def form(self):
+    def form(self) -> "dict[str, list[str]]":
         """The body as an application/x-www-form-urlencoded dict of lists."""
         from .protocol import parse_query
 

@@ -1,5 +1,9 @@
 import json
 
+if False:  # for type checkers only: MicroPython's compiler drops the block
+    from collections.abc import Mapping
+    from typing import Any, NoReturn
+
 TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
 BINARY = "application/octet-stream"
@@ -13,7 +17,12 @@ class HTTPException(Exception):
     for example Allow with a 405.
     """
 
-    def __init__(self, status_code, message=None, headers=None):
+    def __init__(
+        self,
+        status_code: int,
+        message: "str | None" = None,
+        headers: "Mapping[str, Any] | None" = None,
+    ) -> None:
         if not message:
             # Loaded with the server, so this costs nothing while serving.
             from .protocol import reason
@@ -25,7 +34,7 @@ class HTTPException(Exception):
         self.headers = headers
 
 
-def abort(status_code, message=None):
+def abort(status_code: int, message: "str | None" = None) -> "NoReturn":
     raise HTTPException(status_code, message)
 
 
@@ -39,8 +48,17 @@ class Response:
 
     upgrade = False  # the connection is taken over after the head (WebSocket)
     version = "HTTP/1.1"  # of the status line
+    headers: "dict[str, Any]"  # a value that is a list or tuple gives a field line per item
+    body: "bytes | str"
+    status_code: int
 
-    def __init__(self, body=b"", status_code=200, headers=None, content_type=None):
+    def __init__(
+        self,
+        body: "bytes | str" = b"",
+        status_code: int = 200,
+        headers: "Mapping[str, Any] | None" = None,
+        content_type: "str | None" = None,
+    ) -> None:
         self.headers = dict(headers) if headers else {}
         if isinstance(body, str):
             body = body.encode()
@@ -55,19 +73,19 @@ class Response:
         self.body = body
         self.status_code = status_code
 
-    def set_cookie(self, *args, **kwargs):
+    def set_cookie(self, *args: "Any", **kwargs: "Any") -> None:
         """Add a Set-Cookie field (see httpserver.cookies.set_cookie)."""
         from .cookies import set_cookie
 
         set_cookie(self, *args, **kwargs)
 
-    def delete_cookie(self, *args, **kwargs):
+    def delete_cookie(self, *args: "Any", **kwargs: "Any") -> None:
         """Tell the client to drop a cookie (see httpserver.cookies.delete_cookie)."""
         from .cookies import delete_cookie
 
         delete_cookie(self, *args, **kwargs)
 
-    def content_length(self):
+    def content_length(self) -> "int | None":
         """The body's size in bytes, or None when only its end will tell."""
         body = self.body
         if isinstance(body, str):
@@ -75,19 +93,21 @@ class Response:
             body = self.body = body.encode()
         return len(body)
 
-    async def produce(self, sink):
+    async def produce(self, sink: "Any") -> None:
         """Await sink.send(block) with each piece of the body, in order."""
         if self.body:
             await sink.send(self.body)
 
-    async def close(self):
+    async def close(self) -> None:
         """Release what the body holds when it is not sent (HEAD, an error)."""
 
 
 class JSONResponse(Response):
     """A response whose body is data serialized as JSON."""
 
-    def __init__(self, data, status_code=200, headers=None):
+    def __init__(
+        self, data: "Any", status_code: int = 200, headers: "Mapping[str, Any] | None" = None
+    ) -> None:
         Response.__init__(self, _dumps(data).encode(), status_code, headers, JSON)
 
 
@@ -103,7 +123,7 @@ except TypeError:
     _dumps = json.dumps
 
 
-def coerce(value):
+def coerce(value: "Any") -> Response:
     """Turn what a handler returned into a Response (see the guide's table)."""
     if isinstance(value, Response):
         return value

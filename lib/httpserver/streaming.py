@@ -5,6 +5,10 @@ import httpserver.bodies  # noqa: F401
 from . import runtime
 from .response import Response
 
+if False:  # for type checkers only: MicroPython's compiler drops the block
+    from collections.abc import AsyncIterable, Iterable, Mapping
+    from typing import Any
+
 
 class StreamingResponse(Response):
     """A response whose body comes from a generator, sent as it is produced.
@@ -18,7 +22,13 @@ class StreamingResponse(Response):
     overrides produce(sink) and awaits sink.send(bytes) as often as it likes.
     """
 
-    def __init__(self, generator, status_code=200, headers=None, content_type=None):
+    def __init__(
+        self,
+        generator: "AsyncIterable[bytes | str] | Iterable[bytes | str]",
+        status_code: int = 200,
+        headers: "Mapping[str, Any] | None" = None,
+        content_type: "str | None" = None,
+    ) -> None:
         Response.__init__(
             self, b"", status_code, headers, content_type or "application/octet-stream"
         )
