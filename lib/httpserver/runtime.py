@@ -46,32 +46,9 @@ async def call(function, *args, **kwargs):
 log_exception = getattr(sys, "print_exception", None)  # CPython: cpython.py's
 
 
-def pump(source, deliver):
-    """Await deliver(chunk) for each chunk that source produces.
-
-    MicroPython runs an `async def` that yields as a plain generator, in
-    which each await surfaces as a yield of a non-chunk (None). Those are
-    passed up to the scheduler, so both sync and async generators work.
-    """
-    if hasattr(source, "__anext__"):
-        while True:
-            try:
-                chunk = yield from source.__anext__()
-            except StopAsyncIteration:
-                return
-            yield from deliver(chunk)
-    sent = None
-    while True:
-        try:
-            item = source.send(sent)
-        except StopIteration:
-            return
-        sent = None
-        if item is None:
-            # An await inside the generator: the scheduler's business.
-            sent = yield
-        else:
-            yield from deliver(item)
+# How a stream's generator is driven: None here, streaming.py's own pump
+# (loaded with StreamingResponse, not with every app); cpython.py's on CPython.
+pump = None
 
 
 def _take_buffered(conn, view):

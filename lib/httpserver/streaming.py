@@ -10,6 +10,34 @@ if False:  # for type checkers only: MicroPython's compiler drops the block
     from typing import Any
 
 
+def _pump(source, deliver):
+    """Await deliver(chunk) for each chunk that source produces.
+
+    MicroPython runs an `async def` that yields as a plain generator, in
+    which each await surfaces as a yield of a non-chunk (None). Those are
+    passed up to the scheduler, so both sync and async generators work.
+    """
+    if hasattr(source, "__anext__"):
+        while True:
+            try:
+                chunk = yield from source.__anext__()
+            except StopAsyncIteration:
+                return
+            yield from deliver(chunk)
+    sent = None
+    while True:
+        try:
+            item = source.send(sent)
+        except StopIteration:
+            return
+        sent = None
+        if item is None:
+            # An await inside the generator: the scheduler's business.
+            sent = yield
+        else:
+            yield from deliver(item)
+
+
 class StreamingResponse(Response):
     """A response whose body comes from a generator, sent as it is produced.
 
@@ -42,7 +70,7 @@ class StreamingResponse(Response):
     async def produce(self, sink):
         self._sink = sink
         try:
-            await runtime.pump(self.generator, self._deliver)
+            await (runtime.pump or _pump)(self.generator, self._deliver)
         finally:
             # Runs the generator's own finally when the client has gone.
             await self.close()
