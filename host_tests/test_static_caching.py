@@ -131,6 +131,28 @@ def test_gzip_variant_has_its_own_etag_and_304(server):
     assert get(server, "/static/style.css", If_None_Match=zipped["etag"])[0] == 200
 
 
+@pytest.mark.parametrize(
+    "accept, compressed",
+    [
+        ("gzip", True),
+        ("GZIP;q=0.5", True),
+        ("deflate, x-gzip", True),
+        ("identity, *", True),
+        ("gzip;q=0", False),
+        ("gzip; q=0.000, br", False),
+        ("*;q=0", False),
+        ("*, gzip;q=0", False),
+        ("br, deflate", False),
+        ("gzip;q=high", False),
+    ],
+)
+def test_gzip_is_sent_only_when_accept_encoding_takes_it(server, accept, compressed):
+    status, headers, body = get(server, "/static/style.css", Accept_Encoding=accept)
+    assert status == 200
+    assert (headers.get("content-encoding") == "gzip") is compressed
+    assert (gzip.decompress(body) if compressed else body) == STYLE
+
+
 def test_gzip_variant_answers_if_modified_since(server):
     status = get(
         server, "/static/style.css", Accept_Encoding="gzip", If_Modified_Since=LAST_MODIFIED

@@ -248,7 +248,7 @@ class StaticFiles:
             plain = None
         # With a Range the plain file is sent, so that the range can apply
         # to it: ranges of the compressed bytes would be another resource.
-        wants_gzip = "gzip" in request.headers.get("accept-encoding", "")
+        wants_gzip = takes_gzip(request.headers.get("accept-encoding"))
         if has_gzip and (plain is None or (wants_gzip and "range" not in request.headers)):
             response = FileResponse(gzipped, content_type=content_type_for(full))
             response.headers["Content-Encoding"] = "gzip"
@@ -262,6 +262,28 @@ class StaticFiles:
             # Both answers depend on Accept-Encoding once a variant exists.
             response.headers["Vary"] = "Accept-Encoding"
         return response
+
+
+def takes_gzip(accept):
+    """Whether an Accept-Encoding value takes gzip (RFC 9110 12.5.3): named
+    (or x-gzip), else covered by "*", with a weight above 0: "gzip;q=0" is
+    a refusal."""
+    if not accept:
+        return False
+    star = False
+    for item in accept.lower().split(","):
+        coding, _, params = item.partition(";")
+        coding = coding.strip()
+        weight = params.replace(" ", "")
+        try:
+            accepted = not weight.startswith("q=") or float(weight[2:]) > 0
+        except ValueError:
+            accepted = False  # a weight that is not a number: not a yes
+        if coding == "gzip" or coding == "x-gzip":
+            return accepted
+        if coding == "*":
+            star = accepted
+    return star
 
 
 def serve_folder(app, url_prefix, directory, max_age=None):
