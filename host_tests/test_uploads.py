@@ -304,3 +304,146 @@ def test_a_full_filesystem_answers_507_and_removes_the_temporary_file(server):
         exchange(server, head("POST", "/save/full-y.bin", "Content-Length: 1000") + small)[0] == 200
     )
     assert (server.folder / "full-y.bin").read_bytes() == small
+
+
+# --------------------------------------------------------------- multipart
+
+BOUNDARY = "b0undary-16"
+
+
+def field(name, value):
+    return b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (
+        BOUNDARY.encode(),
+        name.encode(),
+        value,
+    )
+
+
+def file_part(name, filename, data, content_type=b"application/octet-stream"):
+    return (
+        b'--%s\r\nContent-Disposition: form-data; name="%s"; filename="%s"\r\n'
+        b"Content-Type: %s\r\n\r\n%s\r\n"
+        % (BOUNDARY.encode(), name.encode(), filename.encode(), content_type, data)
+    )
+
+
+def closing():
+    return b"--%s--\r\n" % BOUNDARY.encode()
+
+
+def multipart(path, body, *fields):
+    content_type = "Content-Type: multipart/form-data; boundary=%s" % BOUNDARY
+    return head("POST", path, content_type, "Content-Length: %d" % len(body), *fields) + body
+
+
+def test_multipart_fields_are_strings_and_files_are_saved(server):
+    data = payload(5000)
+    body = (
+        field("title", "caf\u00e9".encode())
+        + file_part("upload", "notes.bin", data)
+        + field("n", b"2")
+        + closing()
+    )
+    status, _, reply = exchange(server, multipart("/form", body))
+    assert status == 200
+    assert reply == {
+        "fields": {"title": "caf\u00e9", "n": "2"},
+        "files": [["upload", "notes.bin", "application/octet-stream", 5000]],
+    }
+    assert (server.folder / "notes.bin").read_bytes() == data
+
+
+def test_multipart_file_holding_crlf_and_near_boundaries_is_kept_intact(server):
+    # CRLFs, dashes and all but the last byte of the delimiter, inside the data.
+    # (The whole delimiter cannot be: the sender picks a boundary the data lacks.)
+    tricky = (
+        b"\r\n\r\n--\r\n--" + BOUNDARY.encode()[:-1] + b"X--" + BOUNDARY.encode() + payload(3000)
+    )
+    body = file_part("f", "tricky.bin", tricky) + closing()
+    status, _, reply = exchange(server, multipart("/form", body))
+    assert status == 200 and reply["files"][0][3] == len(tricky)
+    assert (server.folder / "tricky.bin").read_bytes() == tricky
+
+
+def test_multipart_boundary_split_across_reads(server):
+    # The parser's buffer is 2048 bytes and a Content-Length body fills it
+    # exactly, so the delimiter that ends the file falls across two reads at
+    # each of its offsets as the file grows by one byte.
+    delimiter = len(b"\r\n--" + BOUNDARY.encode())
+    prefix = len(file_part("f", "split.bin", b"")) - len(b"\r\n")
+    client = Client(server)
+    try:
+        for size in range(2048 - 2 - prefix - delimiter - 2, 2048 - prefix + 2):
+            data = payload(size, b"%d" % size)
+            body = file_part("f", "split.bin", data) + field("after", b"yes") + closing()
+            client.send(multipart("/form", body))
+            status, _, reply = client.response()
+            assert (
+                status == 200
+                and reply["files"][0][3] == size
+                and reply["fields"] == {"after": "yes"}
+            ), size
+            assert (server.folder / "split.bin").read_bytes() == data, size
+    finally:
+        client.close()
+
+
+def test_multipart_file_parts_iterated_in_chunks_and_unread_parts_skipped(server):
+    data = payload(3500)  # the route has the app's 4096-byte limit
+    body = field("a", b"1") + file_part("f", "x.bin", data) + field("b", b"2") + closing()
+    status, _, reply = exchange(server, multipart("/form-chunks", body))
+    assert (status, reply["parts"][0], reply["parts"][2]) == (200, ["a", "1"], ["b", "2"])
+    assert reply["parts"][1][:2] == ["f", 3500] and reply["parts"][1][2] <= 2048
+    status, _, reply = exchange(server, multipart("/form-skip", body))
+    assert (status, reply) == (200, {"names": ["a", "f", "b"]})
+
+
+def test_multipart_without_its_final_boundary_is_400_and_saves_nothing(server):
+    body = field("a", b"1") + file_part("f", "cut.bin", payload(5000))  # no closing line
+    status, _, _ = exchange(server, multipart("/form", body))
+    assert status == 400
+    assert not os.path.exists(server.folder / "cut.bin")
+    assert not os.path.exists(server.folder / "cut.bin.part")
+
+
+def test_multipart_limits_answer_413(server):
+    # /form-chunks allows 3 parts, 200 bytes of part header, 100-byte fields.
+    four = field("a", b"1") + field("b", b"2") + field("c", b"3") + field("d", b"4") + closing()
+    assert exchange(server, multipart("/form-chunks", four))[0] == 413
+    three = field("a", b"1") + field("b", b"2") + field("c", b"3") + closing()
+    assert exchange(server, multipart("/form-chunks", three))[0] == 200
+    long_header = (
+        b'--%s\r\nContent-Disposition: form-data; name="a"\r\nX-Note: %s\r\n\r\n1\r\n'
+        % (BOUNDARY.encode(), b"n" * 200)
+    ) + closing()
+    assert exchange(server, multipart("/form-chunks", long_header))[0] == 413
+    assert exchange(server, multipart("/form-chunks", field("a", b"v" * 101) + closing()))[0] == 413
+    assert exchange(server, multipart("/form-chunks", field("a", b"v" * 100) + closing()))[0] == 200
+
+
+def test_malformed_multipart_is_400(server):
+    no_name = b"--%s\r\nContent-Disposition: form-data\r\n\r\n1\r\n" % BOUNDARY.encode() + closing()
+    assert exchange(server, multipart("/form", no_name))[0] == 400
+    no_boundary = (
+        head("POST", "/form", "Content-Type: multipart/form-data", "Content-Length: 2") + b"--"
+    )
+    assert exchange(server, no_boundary)[0] == 400
+
+
+def test_request_form_reads_a_small_multipart_body_on_an_ordinary_route(server):
+    body = (
+        field("name", b"board")
+        + field("name", b"two")
+        + file_part("f", "x.txt", b"file")
+        + closing()
+    )
+    status, _, reply = exchange(server, multipart("/small-form", body))
+    assert (status, reply) == (200, {"name": ["board", "two"]})
+    urlencoded = b"a=1&b=x+y"
+    request = head(
+        "POST",
+        "/small-form",
+        "Content-Type: application/x-www-form-urlencoded",
+        "Content-Length: 9",
+    )
+    assert exchange(server, request + urlencoded)[2] == {"a": ["1"], "b": ["x y"]}

@@ -12,6 +12,7 @@ import sys
 
 import httpserver.uploads as uploads
 from httpserver import App
+from httpserver.multipart import parts
 
 FOLDER = sys.argv[1]
 FULL_AFTER = int(sys.argv[2]) if len(sys.argv) > 2 else 65536
@@ -83,6 +84,49 @@ async def plain(request):
 @app.post("/plain-large", max_body_size=10000)
 async def plain_large(request):
     return {"length": len(request.body)}
+
+
+@app.post("/form", stream=True, max_body_size=2 * 1024 * 1024)
+async def form(request):
+    # Fields as str, files saved under their own names.
+    fields, files = {}, []
+    async for part in parts(request):
+        if part.filename is None:
+            fields[part.name] = part.value
+        else:
+            size = await part.save(FOLDER + "/" + part.filename)
+            files.append([part.name, part.filename, part.content_type, size])
+    return {"fields": fields, "files": files}
+
+
+@app.post("/form-chunks", stream=True)
+async def form_chunks(request):
+    # File parts iterated, not saved; the fields' and files' order kept.
+    seen = []
+    async for part in parts(request, max_parts=3, max_header_size=200, max_field_size=100):
+        if part.filename is None:
+            seen.append([part.name, part.value])
+        else:
+            total = largest = 0
+            async for chunk in part:
+                total += len(chunk)
+                largest = max(largest, len(chunk))
+            seen.append([part.name, total, largest])
+    return {"parts": seen}
+
+
+@app.post("/form-skip", stream=True)
+async def form_skip(request):
+    # Reads no part's data: the parser skips it.
+    names = []
+    async for part in parts(request):
+        names.append(part.name)
+    return {"names": names}
+
+
+@app.post("/small-form")
+async def small_form(request):
+    return request.form()
 
 
 @app.get("/mem")

@@ -88,12 +88,22 @@ def _hooks(app):
             expect = request.headers.get("expect")
             if expect is not None and expect.lower() != "100-continue":
                 raise HTTPException(417)
+            if not stream:
+                # Read whole before the handler, as the server does, with
+                # the route's limit.
+                if expect is not None:
+                    from .rare import expect as answer_expect
+
+                    await answer_expect(conn, request)
+                if length is not None:
+                    return await conn.read_exact(length)
+                from .chunked import read_chunked
+
+                return await read_chunked(conn, limit, app.max_head_size)
             body = Body(conn, length, limit)
             body.patience = server.patience_ms
             body.max_trailer = app.max_head_size
             body.expect = expect is not None and request.http_version == "HTTP/1.1"
-            if not stream:
-                return await body.read()  # whole, within the route's limit
             request._reader = body
             conn.unread = True  # until it has all been read
             return b""
