@@ -92,10 +92,10 @@ class Parts:
         # first boundary at once: a CRLF put in front lets one search find
         # them all (what comes before is the preamble, dropped).
         self.delimiter = b"\r\n--" + boundary
-        # Room for a part's header block at its limit, and at least 2K:
-        # the same on both runtimes (measured on CPython, 64K buffers were
-        # no faster over loopback).
-        size = max(2048, max_header_size + len(self.delimiter) + 4)
+        # Room for a part's header block at its limit: the one block this
+        # needs, small enough to be found on a board's fragmented heap, and
+        # the same on both runtimes.
+        size = max_header_size + len(self.delimiter) + 4
         self.buffer = bytearray(size)
         self.buffer[:2] = b"\r\n"
         self.start = 0  # unread data is buffer[start:end]
