@@ -261,6 +261,22 @@ def test_a_body_the_client_was_never_asked_for_closes_the_connection(server):
         client.close()
 
 
+def test_a_body_refused_by_a_before_request_hook_is_not_saved_nor_taken_as_a_request(server):
+    smuggled = head("POST", "/plain", "Content-Length: 1") + b"x"
+    client = Client(server)
+    try:
+        request = head(
+            "POST", "/save/refused.bin", "X-Token: wrong", "Content-Length: %d" % len(smuggled)
+        )
+        client.send(request + smuggled)
+        status, headers, _ = client.response()
+        assert status == 401 and headers["connection"] == "close"
+        assert client.closed()
+    finally:
+        client.close()
+    assert not os.path.exists(server.folder / "refused.bin")
+
+
 # ------------------------------------------------------------------ saving
 
 

@@ -47,6 +47,13 @@ def opener(path, mode="r"):
 uploads.open = opener  # what save() opens files with: the stand-in above
 
 
+@app.before_request
+def refuse_without_token(request):
+    # Checked before a streamed body is read: a refused one never is.
+    if request.headers.get("x-token") == "wrong":
+        return {"error": "Unauthorized"}, 401
+
+
 @app.post("/save/<name>", stream=True, max_body_size=2 * 1024 * 1024)
 async def save(request, name):
     size = await uploads.save(request, FOLDER + "/" + name)
