@@ -413,7 +413,17 @@ def test_multipart_file_parts_iterated_in_chunks_and_unread_parts_skipped(server
     assert (status, reply["parts"][0], reply["parts"][2]) == (200, ["a", "1"], ["b", "2"])
     assert reply["parts"][1][:2] == ["f", 3500] and reply["parts"][1][2] <= 2048
     status, _, reply = exchange(server, multipart("/form-skip", body))
-    assert (status, reply) == (200, {"names": ["a", "f", "b"]})
+    assert (status, reply) == (200, {"names": [["a", None], ["f", "x.bin"], ["b", None]]})
+
+
+def test_multipart_filename_is_stripped_of_its_folders(server):
+    names = ("../../etc/passwd", "C:\\Users\\me\\a.txt", "..", "plain.txt")
+    body = b"".join(file_part("f", name, b"1") for name in names) + closing()
+    status, _, reply = exchange(server, multipart("/form-skip", body))
+    assert (status, [filename for _, filename in reply["names"]]) == (
+        200,
+        ["passwd", "a.txt", "", "plain.txt"],
+    )
 
 
 def test_multipart_without_its_final_boundary_is_400_and_saves_nothing(server):

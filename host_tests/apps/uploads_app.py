@@ -127,7 +127,7 @@ async def form_skip(request):
     # Reads no part's data: the parser skips it.
     names = []
     async for part in parts(request):
-        names.append(part.name)
+        names.append([part.name, part.filename])
     return {"names": names}
 
 

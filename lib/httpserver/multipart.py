@@ -44,16 +44,10 @@ def _parameters(text):
             break
         text = text.lstrip(" \t")
         if text[:1] == '"':
-            # A quoted string: backslash escapes the next character.
-            value = []
-            i = 1
-            while i < len(text) and text[i] != '"':
-                if text[i] == "\\":
-                    i += 1
-                value.append(text[i : i + 1])
-                i += 1
-            value = "".join(value)
-            text = text[i + 1 :]
+            # Up to the next quote, backslashes kept: browsers send a
+            # filename's quote as %22 and its backslashes as they are
+            # (WHATWG HTML, multipart/form-data encoding).
+            value, _, text = text[1:].partition('"')
         else:
             value, _, rest = text.partition(";")
             value = value.strip(" \t")
@@ -221,8 +215,10 @@ class Part(Reader):
             if name == "name":
                 self.name = value
             elif name == "filename":
-                # A path some browsers send: only its last name is the file's.
-                self.filename = value.replace("\\", "/").rsplit("/", 1)[-1]
+                # A path some browsers send: only its last name is the file's
+                # (never "." or "..", which would name a folder).
+                base = value.replace("\\", "/").rsplit("/", 1)[-1]
+                self.filename = "" if base in (".", "..") else base
         if self.name is None:
             raise HTTPException(400, "part without a name")
         self.content_type = self.headers.get("content-type", self.content_type)
