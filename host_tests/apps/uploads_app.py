@@ -17,7 +17,7 @@ from httpserver.multipart import parts
 FOLDER = sys.argv[1]
 FULL_AFTER = int(sys.argv[2]) if len(sys.argv) > 2 else 65536
 
-app = App(read_timeout=1.0, keepalive_timeout=2.0, max_body_size=4096)
+app = App(read_timeout=1.0, keepalive_timeout=2.0, max_body_size=1024)
 
 
 class NearlyFull:
@@ -88,7 +88,7 @@ async def plain(request):
     return {"length": len(request.body)}
 
 
-@app.post("/plain-large", max_body_size=10000)
+@app.post("/plain-large", max_body_size=3000)
 async def plain_large(request):
     return {"length": len(request.body)}
 
@@ -106,7 +106,7 @@ async def form(request):
     return {"fields": fields, "files": files}
 
 
-@app.post("/form-chunks", stream=True)
+@app.post("/form-chunks", stream=True, max_body_size=8192)
 async def form_chunks(request):
     # File parts iterated, not saved; the fields' and files' order kept.
     seen = []
@@ -122,7 +122,7 @@ async def form_chunks(request):
     return {"parts": seen}
 
 
-@app.post("/form-skip", stream=True)
+@app.post("/form-skip", stream=True, max_body_size=8192)
 async def form_skip(request):
     # Reads no part's data: the parser skips it.
     names = []

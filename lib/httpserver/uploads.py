@@ -32,6 +32,7 @@ def add_route(app, pattern, methods, handler, options):
     """Register a route with body options: stream=True (the handler reads
     the body), max_body_size=N (the route's own limit). Returns handler."""
     registered = handler
+    options = dict(options)  # the decorator may be applied more than once
     stream = options.pop("stream", False)
     limit = options.pop("max_body_size", None) or app.max_body_size
     if options:
@@ -48,6 +49,8 @@ def add_route(app, pattern, methods, handler, options):
 
 
 def _streamed(handler):
+    # What the handler leaves of the body is dropped once it returns: a
+    # response that would read it while it streams out finds nothing left.
     async def streamed(request, **params):
         try:
             response = await runtime.call(handler, request, **params)
