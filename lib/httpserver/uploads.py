@@ -14,6 +14,7 @@
 import asyncio
 
 from . import runtime
+from .protocol import body_framing
 from .request import Request
 from .response import HTTPException
 from .runtime import const
@@ -75,15 +76,15 @@ def _hooks(app):
         finish = server.finish
 
         async def read_body(conn, request):
-            from .protocol import body_framing
-
             length = body_framing(request.headers, request.http_version)
+            if length == 0:
+                return b""  # no body: no route to look up
             try:
                 handler = app._router.resolve(request.method, request.path)[0]
             except HTTPException:
                 handler = None  # the 404 or 405 comes with dispatch
             options = app._body_routes.get(handler)
-            if length == 0 or options is None:
+            if options is None:
                 return await read_plain(conn, request)
             stream, limit = options
             if length is not None and length > limit:
