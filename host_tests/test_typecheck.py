@@ -118,6 +118,15 @@ def stream(request: Request) -> StreamingResponse:
     return StreamingResponse(iter([request.body, b"!"]), content_type="text/plain")
 
 
+@app.post("/upload", stream=True, max_body_size=1 << 20)
+async def upload(request: Request) -> dict[str, int]:
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+    rest: bytes = await request.read(10)
+    return {"size": size + len(rest)}
+
+
 @app.errorhandler(404)
 async def missing(request: Request, exc: Exception) -> Response:
     return Response("gone", 404)

@@ -1,6 +1,7 @@
 import json
 
 if False:  # for type checkers only: MicroPython's compiler drops the block
+    from collections.abc import AsyncIterator
     from typing import Any
 
     from .app import App
@@ -111,8 +112,15 @@ class Request:
             self._json_read = True
         return self._json
 
-    def form(self) -> "dict[str, list[str]]":
-        """The body as an application/x-www-form-urlencoded dict of lists."""
-        from .protocol import parse_query
+    if False:  # for type checkers: uploads.py adds these when it loads
 
-        return parse_query(self.body)
+        def stream(self, size: int = 2048) -> "AsyncIterator[bytes]": ...
+
+        async def read(self, size: int = -1) -> bytes: ...
+
+    def form(self) -> "dict[str, list[str]]":
+        """The body's form fields as a dict of lists of str: urlencoded, or
+        multipart/form-data's fields (its files: multipart.parts)."""
+        from .forms import form
+
+        return form(self)

@@ -714,6 +714,13 @@ def render_micropython(L, res, h, m):
                 fmt_bytes(round(f)) if f else "–",
             )
         )
+    up = {lib: r["kbps"] for lib, r in res.get("mp_upload", {}).items()}
+    if up:
+        a, b = up.get("httpserver"), up.get("microdot")
+        L.append(
+            "| KB/s, 1 MB upload saved to a file | %s | %s | %s | – |"
+            % (fmt_bytes(a), fmt_bytes(b), fmt_ratio(ratio(a, b)))
+        )
     L.append("")
 
 
@@ -1034,6 +1041,9 @@ def run_micropython(env, libs, res, duration, repeats, quick, load=True):
     finally:
         for s in servers:
             s.stop()
+    from upload import measure  # tools/bench/upload.py: KB/s of a 1 MB upload
+
+    res["mp_upload"] = measure(env, libs, runs=3 if quick else 7)
 
 
 def run_cpython(env, libs, res, duration, repeats, quick):
