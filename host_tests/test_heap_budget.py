@@ -48,6 +48,9 @@ BUDGET = {
     "app_heap": 48800,
     # smallest -X heapsize (KiB) at which the five-route app serves 200 requests
     "serving_heap_k": 56,
+    # heap each SSE viewer of a hub (httpserver.hub) holds while it waits for
+    # the next message: its connection, task, stream and writer
+    "hub_viewer": 5000,
 }
 
 # The benchmark's own five-route app, so that the budgets and the benchmark

@@ -94,6 +94,15 @@ class App:
 
         return websocket(self, url_pattern, max_message_size, subprotocols)
 
+    def hub(self, path, **options):
+        """A live-dashboard Hub (httpserver.hub) whose clients join at path,
+        over SSE or WebSocket; options are Hub's."""
+        from .hub import Hub
+
+        hub = Hub(**options)
+        self.route(path, ("GET",))(hub.join)
+        return hub
+
     def on_startup(self, handler):
         """Run handler() (sync or async) once before the server accepts connections."""
         self._startup += (handler,)
