@@ -13,6 +13,7 @@ from httpserver import App
 
 options = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
 ping_interval = options.pop("ws_ping_interval", None)
+options_port = options.pop("port", 0)
 app = App(
     read_timeout=options.pop("read_timeout", 30.0),
     max_connections=options.pop("max_connections", None),
@@ -60,4 +61,4 @@ if ping_interval:  # only then: the module costs a small board's heap
             raise
 
 
-app.run(port=0)
+app.run(port=options_port)
