@@ -15,7 +15,11 @@ import time
 
 import pytest
 from conftest import REPO, as_on_a_board, start_server
-from test_heap_budget import BUDGET
+
+# Heap each SSE viewer holds on MicroPython while it waits for the next
+# message, the library run from source here: measured 3,024 bytes (2,832
+# from .mpy, whose budget is in test_heap_budget.py).
+PER_VIEWER = 3100
 
 APPS = REPO / "host_tests" / "apps"
 APP = APPS / "hub_app.py"
@@ -121,9 +125,7 @@ def joined(server, count):
 
 def test_four_viewers_get_the_same_sequence_and_a_stalled_one_is_closed(serve):
     # A desktop-sized heap (MicroPython): the ring holds 16 messages of 64K.
-    server = hub_app(
-        serve, "8M", read_timeout=1.0, max_clients=5, backlog=16, max_connections=12
-    )
+    server = hub_app(serve, "8M", read_timeout=1.0, max_clients=5, backlog=16, max_connections=12)
     viewers = [Viewer(server) for _ in range(4)]
     # The fifth asks, then never reads: a small receive buffer fills at once.
     stalled = socket.socket()
@@ -312,8 +314,7 @@ def test_heap_per_viewer_on_micropython(serve):
     publish(server, text="y" * 200)  # each has sent one message and waits again
     wait_until(lambda: all(len(v.events) == 1 for v in viewers))
     per_viewer = (stats(server)["alloc"] - base) // 4
-    print("heap per viewer", per_viewer)
-    assert 0 < per_viewer <= BUDGET["hub_viewer"], per_viewer
+    assert 0 < per_viewer <= PER_VIEWER, per_viewer
     for v in viewers + [first]:
         v.close()
 

@@ -45,7 +45,13 @@ async def publish(request):
 async def stats(request):
     gc.collect()
     alloc = gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
-    return {"clients": hub.clients, "last": hub.last_id, "alloc": alloc, "received": received, "ws_closes": ws_closes}
+    return {
+        "clients": hub.clients,
+        "last": hub.last_id,
+        "alloc": alloc,
+        "received": received,
+        "ws_closes": ws_closes,
+    }
 
 
 if ping_interval:  # only then: the module costs a small board's heap

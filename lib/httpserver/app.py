@@ -97,11 +97,9 @@ class App:
     def hub(self, path, **options):
         """A live-dashboard Hub (httpserver.hub) whose clients join at path,
         over SSE or WebSocket; options are Hub's."""
-        from .hub import Hub
+        from .hub import mount
 
-        hub = Hub(**options)
-        self.route(path, ("GET",))(hub.join)
-        return hub
+        return mount(self, path, options)
 
     def on_startup(self, handler):
         """Run handler() (sync or async) once before the server accepts connections."""

@@ -12,7 +12,6 @@
 # under the server's write deadline: a stalled client is closed by it.
 # Loaded only by apps that use it.
 import asyncio
-import json
 
 # The server's writer for these bodies loads with them, at start-up, rather
 # than at the first answer on a crowded heap.
@@ -116,34 +115,32 @@ class Hub:
         if self.clients >= self.max_clients:
             raise HTTPException(503, "too many clients", {"Retry-After": "5"})
         if "upgrade" in request.headers:
+            # The WebSocket half loads with the first such client.
+            from .hubsocket import session
             from .websocket import WebSocketResponse, handshake
 
             accept, chosen = handshake(request)
             size = self.max_message_size or runtime.MAX_MESSAGE_SIZE
-            return WebSocketResponse(request, self._websocket, {}, accept, size, chosen)
+            return WebSocketResponse(request, session, {"hub": self}, accept, size, chosen)
         return _Stream(self, request)
 
-    def _enter(self):
-        """Count a client in; False when the hub filled up meanwhile."""
+    def _enter(self, request):
+        """Count a client in: the id of the first message it is to get (after
+        the Last-Event-ID it says it has seen, if the ring still holds what
+        follows), or -1 when the hub filled up since its route answered."""
         if self.clients >= self.max_clients:
-            return False
+            return -1
         self.clients += 1
         if self._ticker is None and self.keepalive:
             self._ticker = asyncio.create_task(self._tick())
-        return True
-
-    def _first(self, request):
-        # Where a new client starts: after what it has seen, if it says (and
-        # the ring still has it), else with the next message.
         seen = request.headers.get("last-event-id")
         if seen:
             try:
                 seen = int(seen)
+                if 0 <= seen <= self.last_id:
+                    return max(seen + 1, self.last_id - len(self._ring) + 1)
             except ValueError:
-                seen = None
-            if seen is not None and 0 <= seen <= self.last_id:
-                oldest = self.last_id - len(self._ring) + 1
-                return max(seen + 1, oldest)
+                pass
         return self.last_id + 1
 
     async def _tick(self):
@@ -159,58 +156,12 @@ class Hub:
         finally:
             self._ticker = None
 
-    # WebSocket clients ------------------------------------------------------
 
-    async def _websocket(self, request, ws):
-        if not self._enter():
-            await ws.close(1013, "too many clients")  # try again later
-            return
-        self._sockets.append(ws)
-        # The keep-alive ends this task when the client stops answering.
-        ws._task = asyncio.current_task()
-        listener = asyncio.create_task(self._listen(ws))
-        try:
-            for event, data in self._greeting(request):
-                await ws.send(_text(data))
-            wanted = self._first(request)
-            while not ws.closed:
-                if wanted > self.last_id:
-                    await self._wait()
-                    continue
-                wanted = self._catch_up(wanted)
-                if wanted < 0:
-                    await ws.close(1008, "too far behind")
-                    break
-                entry = self._ring[wanted % len(self._ring)]
-                wanted += 1
-                await ws.send(entry[1])
-        finally:
-            self.clients -= 1
-            self._sockets.remove(ws)
-            listener.cancel()
-        # The listener's read ends before the closing handshake reads.
-        await asyncio.sleep(0)
-
-    async def _listen(self, ws):
-        from .websocket import WebSocketClosed
-
-        try:
-            while True:
-                message = await ws.receive()
-                if self.on_message is not None:
-                    try:
-                        result = self.on_message(message)
-                        if result is not None:
-                            await result
-                    except Exception as exc:
-                        runtime.log_exception(exc)
-        except WebSocketClosed:
-            pass
-        finally:
-            self._wake()  # its writer sees the close at once
-
-    def _greeting(self, request):
-        return (self.welcome and self.welcome(request)) or ()
+def mount(app, path, options):
+    """App.hub(path, **options): a Hub whose route is path (GET)."""
+    hub = Hub(**options)
+    app.route(path, ("GET",))(hub.join)
+    return hub
 
 
 class _Stream(Response):
@@ -226,16 +177,15 @@ class _Stream(Response):
 
     async def produce(self, sink):
         hub = self.hub
-        if not hub._enter():
+        wanted = hub._enter(self.request)
+        if wanted < 0:
             return  # the hub filled up since the route answered: an empty stream
         try:
-            # Sent to this client alone: no id, so its place in the ring stays.
-            first = b"retry: %d\n\n" % hub.retry if hub.retry else b""
-            for event, data in hub._greeting(self.request):
-                first += _event_bytes(_text(data), event, None)
+            first = _greeting(hub, self.request)
             if first:
                 await sink.send(first)
-            wanted = hub._first(self.request)
+            # This frame lives as long as the stream: it keeps no copies.
+            first = None
             beats = hub._beats
             while True:
                 if wanted <= hub.last_id:
@@ -254,28 +204,36 @@ class _Stream(Response):
             hub.clients -= 1
 
 
+def _greeting(hub, request):
+    # What a new SSE client gets first, to itself alone: no id, so its
+    # place in the ring stays. Made here, not in the stream's frame, which
+    # lives as long as the stream and would keep the pieces.
+    first = b"retry: %d\n\n" % hub.retry if hub.retry else b""
+    for event, data in hub.welcome(request) if hub.welcome else ():
+        first += _event_bytes(_text(data), event, None)
+    return first
+
+
 def _text(data):
     if isinstance(data, str):
         return data
     if isinstance(data, (bytes, bytearray)):
         return bytes(data).decode()
-    return json.dumps(data)
+    from json import dumps  # loaded already: the responses use it
+
+    return dumps(data)
 
 
 def _event_bytes(text, event, id):
     """One SSE event: every line of the data a data: field (CR, LF and CRLF
-    all end a line there). Built in one piece: a board may have no room for
-    the copies that joining parts leaves."""
+    all end a line there). The data is copied once, into the event."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\n" in text:
         text = text.replace("\n", "\ndata: ")
-    if event and ("\n" in event or "\r" in event):
-        raise ValueError("an event name is one line")
-    if id is None:
-        if event:
-            return ("event: %s\ndata: %s\n\n" % (event, text)).encode()
-        return ("data: %s\n\n" % text).encode()
+    head = "" if id is None else "id: %d\n" % id
     if event:
-        return ("id: %d\nevent: %s\ndata: %s\n\n" % (id, event, text)).encode()
-    return ("id: %d\ndata: %s\n\n" % (id, text)).encode()
+        if "\n" in event or "\r" in event:
+            raise ValueError("an event name is one line")
+        head += "event: %s\n" % event
+    return ("%sdata: %s\n\n" % (head, text)).encode()
