@@ -37,7 +37,8 @@ class Hub:
     retry (ms): the SSE reconnection delay told to browsers. welcome(request)
     returns what a new client gets first, before the published messages: a
     list of (event, data), or None. on_message(message) receives what
-    WebSocket clients send (a plain or an async function).
+    WebSocket clients send (a plain or an async function), each message at
+    most max_message_size bytes (the WebSocket default: 4 KiB on a board).
     """
 
     clients = 0  # joined, SSE and WebSocket
@@ -79,13 +80,12 @@ class Hub:
         JSON). Call it from the event loop (a task or an async handler).
         """
         text = _text(data)
-        self.last_id += 1
-        self._ring[self.last_id % len(self._ring)] = (
-            _event_bytes(text, event, self.last_id),
-            text,
-        )
+        id = self.last_id + 1
+        entry = (_event_bytes(text, event, id), text)  # first: it may refuse the event name
+        self._ring[id % len(self._ring)] = entry
+        self.last_id = id
         self._wake()
-        return self.last_id
+        return id
 
     def _wake(self):
         signal = self._signal
