@@ -175,9 +175,10 @@ def _control(message):
         set_led(message == "led on" or (message == "led" and not _led))
 
 
-# Backlog 1: a viewer that falls behind needs only the latest reading. No
-# keep-alive beats: a reading every interval keeps the streams busy, and a
-# viewer that has gone is found out by the next one.
+# Backlog 1: a viewer that falls behind needs only the latest reading (an
+# "led" event it skips that way is in the next reading too: "led" is one of
+# the values). No keep-alive beats: a reading every interval keeps the
+# streams busy, and a viewer that has gone is found out by the next one.
 hub = app.hub(
     "/events", max_clients=4, backlog=1, keepalive=0, welcome=_welcome, on_message=_control
 )
