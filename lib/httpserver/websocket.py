@@ -349,6 +349,8 @@ class WebSocket:
         """
         if self.closed:
             return False
+        if self._conn is None:
+            return True  # over ASGI: the server there pings
         if self._pinged:
             self._set_closed(ABNORMAL, "no answer to ping")
             if self._task is not None:
