@@ -9,8 +9,8 @@ The live values come from one producer: every interval, while anyone is
 watching, the probes are read once and the reading is published to all the
 viewers through one hub (httpserver.hub), however many there are; a viewer
 that falls behind skips to the latest reading, and one that stalls is
-closed. The LED switch goes out through the same hub, so every open page
-shows the new state at once.
+closed. A switch of the LED is published at once, as a new reading, through
+the same hub: every open page shows it.
 
 Add your own value and route in a few lines, in main.py before run()::
 
@@ -59,7 +59,7 @@ _failed = []  # keys of app values that raised (each is logged once)
 _probe_obj = None
 _requests = 0  # responses produced
 _inflight = 0  # requests being handled
-_latest = None  # (ticks_ms, JSON text): the latest reading, which a new viewer gets first
+_published = None  # ticks_ms of the latest reading published
 _led = False  # the page's LED switch
 _producer = None  # the task that reads and publishes, while the server runs
 
@@ -129,23 +129,22 @@ def read():
     return data
 
 
-def _reading(fresh=False):
-    """The latest reading as JSON text: read anew when fresh, or when it is
-    an interval old (or there is none)."""
-    global _latest
-    now = _ticks()
-    if fresh or _latest is None or _diff(now, _latest[0]) >= interval * 1000:
-        _latest = None  # its memory is free for the new one
-        _latest = (now, json.dumps(read()))
-    return _latest[1]
+def _publish():
+    # One reading, to every viewer; the hub keeps it (as an SSE event, the
+    # one copy) for whoever joins next.
+    global _published
+    _published = _ticks()
+    hub.publish(json.dumps(read()))
 
 
 def _welcome(request):
-    # What a new viewer gets first, before the hub's next reading: the
-    # page's field list (app values, labels, units) and the interval, then
-    # the latest reading.
+    # What a new viewer gets first: the page's field list (app values,
+    # labels, units) and the interval. The latest reading follows (the
+    # hub's replay), published now if there is none from this interval.
+    if _published is None or _diff(_ticks(), _published) >= interval * 1000:
+        _publish()
     meta = {"interval": interval, "extra": [[key, label, unit] for key, label, unit, _ in _extra]}
-    return (("fields", json.dumps(meta)), (None, _reading()))
+    return (("fields", json.dumps(meta)),)
 
 
 async def _produce():
@@ -154,18 +153,19 @@ async def _produce():
     while True:
         await asyncio.sleep(interval)
         if hub.clients:
-            hub.publish(_reading(True))
+            _publish()
 
 
 def set_led(on):
-    """Switch the page's LED (the board's LED where the config names one) and
-    tell every viewer (event "led", data {"on": ...})."""
+    """Switch the page's LED (the board's LED where the config names one);
+    every viewer gets a new reading with it at once."""
     global _led
     _led = bool(on)
     wifi = sys.modules.get("wifi")
     if wifi is not None and getattr(wifi, "_led", None) is not None:
         wifi._led.set(_led)
-    hub.publish({"on": _led}, "led")
+    if hub.clients:
+        _publish()
     return _led
 
 
@@ -175,12 +175,18 @@ def _control(message):
         set_led(message == "led on" or (message == "led" and not _led))
 
 
-# Backlog 1: a viewer that falls behind needs only the latest reading (an
-# "led" event it skips that way is in the next reading too: "led" is one of
-# the values). No keep-alive beats: a reading every interval keeps the
-# streams busy, and a viewer that has gone is found out by the next one.
+# Backlog 1: a viewer that falls behind needs only the latest reading, and
+# a new one gets it first (replay). No keep-alive beats: a reading every
+# interval keeps the streams busy, and a viewer that has gone is found out
+# by the next one.
 hub = app.hub(
-    "/events", max_clients=4, backlog=1, keepalive=0, welcome=_welcome, on_message=_control
+    "/events",
+    max_clients=4,
+    backlog=1,
+    replay=1,
+    keepalive=0,
+    welcome=_welcome,
+    on_message=_control,
 )
 
 

@@ -402,7 +402,9 @@ def test_led_switch_reaches_every_viewer_through_the_hub(status_app):
     for t in threads:
         t.join(15)
     for events in results:
-        assert ("led", '{"on": true}') in [e[:2] for e in events], events
+        # A new reading with it, at once: before the next interval's.
+        assert [json.loads(e[1])["led"] for e in events[1:]] == [False, True, True], events
+        assert events[2][2] - events[1][2] < 0.4, events
     assert get_json(status_app)["led"] is True
     # No body: a toggle.
     assert json.loads(status_app.request("POST", "/api/led")[2]) == {"on": False}

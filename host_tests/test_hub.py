@@ -207,6 +207,16 @@ def test_reconnecting_viewer_resumes_from_last_event_id(serve):
         v.close()
 
 
+def test_new_viewer_gets_the_latest_replayed_first(serve):
+    server = hub_app(serve, backlog=4, replay=2)
+    publish(server, count=3)
+    viewer = Viewer(server)
+    joined(server, 1)
+    publish(server, count=1)
+    wait_until(lambda: viewer.ids() == [2, 3, 4])
+    viewer.close()
+
+
 def test_viewer_behind_loses_its_oldest_or_is_disconnected(serve):
     server = hub_app(serve, backlog=4)
     dropping = Viewer(server)
@@ -242,7 +252,8 @@ def test_websocket_viewer_receives_and_its_messages_reach_the_app(serve):
             wait_until(lambda: stats(server)["clients"] == 1)
             publish(server, text="hello")
             publish(server, text={"temp": 21.5})
-            got = [await ws.recv(), await ws.recv()]
+            publish(server, text="two\nlines", event="named")  # the data alone
+            got = [await ws.recv(), await ws.recv(), await ws.recv()]
             # Answering the pings (the library does), it stays through several.
             await asyncio.sleep(1.0)
             publish(server, text="still here")
@@ -250,7 +261,7 @@ def test_websocket_viewer_receives_and_its_messages_reach_the_app(serve):
             return got
 
     got = asyncio.run(asyncio.wait_for(talk(), 10))
-    assert got == ["hello", '{"temp": 21.5}', "still here"]
+    assert got == ["hello", '{"temp": 21.5}', "two\nlines", "still here"]
     assert stats(server)["received"] == ["led on"]
     wait_until(lambda: stats(server)["clients"] == 0, what="the closed client to leave")
 

@@ -34,9 +34,10 @@ class Hub:
     loses its oldest messages) or "close" (it is disconnected). keepalive
     (seconds): an SSE comment to every stream and a ping to every WebSocket
     client, which is closed if it has not answered the previous one.
-    retry (ms): the SSE reconnection delay told to browsers. welcome(request)
-    returns what a new client gets first, before the published messages: a
-    list of (event, data), or None. on_message(message) receives what
+    retry (ms): the SSE reconnection delay told to browsers. replay: how many
+    of the latest messages a new client (without Last-Event-ID) gets first.
+    welcome(request) returns what a new client gets before anything else,
+    to itself alone: a list of (event, data), or None; it may publish. on_message(message) receives what
     WebSocket clients send (a plain or an async function), each message at
     most max_message_size bytes (the WebSocket default: 4 KiB on a board).
     """
@@ -54,6 +55,7 @@ class Hub:
         overflow="drop",
         keepalive=15,
         retry=3000,
+        replay=0,
         welcome=None,
         on_message=None,
         max_message_size=None,
@@ -64,10 +66,12 @@ class Hub:
         self.close_behind = overflow == "close"
         self.keepalive = keepalive
         self.retry = retry
+        self.replay = replay
         self.welcome = welcome
         self.on_message = on_message
         self.max_message_size = max_message_size
-        # Entry for message n at n % backlog: (SSE event bytes, WebSocket payload).
+        # Message n at n % backlog, as its SSE event (bytes): WebSocket
+        # clients take their payload from it.
         self._ring = [None] * max(1, backlog)
         self._sockets = []  # the WebSocket clients, for the keep-alive pings
 
@@ -79,10 +83,14 @@ class Hub:
         data: str, bytes (UTF-8 text) or anything JSON can encode (sent as
         JSON). Call it from the event loop (a task or an async handler).
         """
-        text = _text(data)
+        if event and ("\n" in event or "\r" in event):
+            raise ValueError("an event name is one line")
         id = self.last_id + 1
-        entry = (_event_bytes(text, event, id), text)  # first: it may refuse the event name
-        self._ring[id % len(self._ring)] = entry
+        ring = self._ring
+        # The oldest goes first: the new one may take its place in the heap.
+        # (Should the new one fail, a writer skips the empty slot.)
+        ring[id % len(ring)] = None
+        ring[id % len(ring)] = _event_bytes(_text(data), event, id)
         self.last_id = id
         self._wake()
         return id
@@ -124,15 +132,19 @@ class Hub:
             return WebSocketResponse(request, session, {"hub": self}, accept, size, chosen)
         return _Stream(self, request)
 
-    def _enter(self, request):
-        """Count a client in: the id of the first message it is to get (after
-        the Last-Event-ID it says it has seen, if the ring still holds what
-        follows), or -1 when the hub filled up since its route answered."""
+    def _enter(self):
+        """Count a client in; False when the hub filled up since its route answered."""
         if self.clients >= self.max_clients:
-            return -1
+            return False
         self.clients += 1
         if self._ticker is None and self.keepalive:
             self._ticker = asyncio.create_task(self._tick())
+        return True
+
+    def _start(self, request):
+        """The id of the first message a new client is to get: after the
+        Last-Event-ID it says it has seen, if the ring still holds what
+        follows; else the latest `replay` ones, or the next."""
         seen = request.headers.get("last-event-id")
         if seen:
             try:
@@ -141,7 +153,7 @@ class Hub:
                     return max(seen + 1, self.last_id - len(self._ring) + 1)
             except ValueError:
                 pass
-        return self.last_id + 1
+        return self.last_id + 1 - min(self.replay, len(self._ring), self.last_id)
 
     async def _tick(self):
         # One task for every client: beats for the SSE streams, pings for
@@ -177,11 +189,12 @@ class _Stream(Response):
 
     async def produce(self, sink):
         hub = self.hub
-        wanted = hub._enter(self.request)
-        if wanted < 0:
+        if not hub._enter():
             return  # the hub filled up since the route answered: an empty stream
         try:
             first = _greeting(hub, self.request)
+            # After the welcome, which may publish what this client starts with.
+            wanted = hub._start(self.request)
             if first:
                 await sink.send(first)
             # This frame lives as long as the stream: it keeps no copies.
@@ -194,7 +207,8 @@ class _Stream(Response):
                         return  # too far behind: the stream ends
                     entry = hub._ring[wanted % len(hub._ring)]
                     wanted += 1
-                    await sink.send(entry[0])
+                    if entry is not None:
+                        await sink.send(entry)
                 elif beats != hub._beats:
                     beats = hub._beats
                     await sink.send(_HEARTBEAT)
@@ -233,7 +247,5 @@ def _event_bytes(text, event, id):
         text = text.replace("\n", "\ndata: ")
     head = "" if id is None else "id: %d\n" % id
     if event:
-        if "\n" in event or "\r" in event:
-            raise ValueError("an event name is one line")
         head += "event: %s\n" % event
     return ("%sdata: %s\n\n" % (head, text)).encode()

@@ -4,15 +4,14 @@ import asyncio
 
 from . import runtime
 from .hub import _text
-from .websocket import WebSocketClosed
+from .websocket import TEXT, WebSocketClosed
 
 
 async def session(request, ws, hub):
     """One WebSocket client of hub, as its route's handler: what the hub
     publishes goes out as text messages (the data alone: the event name is
     SSE's); what the client sends goes to hub.on_message."""
-    wanted = hub._enter(request)
-    if wanted < 0:
+    if not hub._enter():
         await ws.close(1013, "too many clients")  # try again later
         return
     hub._sockets.append(ws)
@@ -20,9 +19,13 @@ async def session(request, ws, hub):
     ws._task = asyncio.current_task()
     listener = asyncio.create_task(_listen(hub, ws))
     try:
-        for _event, data in hub.welcome(request) if hub.welcome else ():
+        welcome = hub.welcome(request) if hub.welcome else ()
+        # After the welcome, which may publish what this client starts with.
+        wanted = hub._start(request)
+        for _event, data in welcome:
             await ws.send(_text(data))
-        data = None  # this frame lives as long as the client: it keeps no copies
+        # This frame lives as long as the client: it keeps no copies.
+        welcome = data = None
         while not ws.closed:
             if wanted > hub.last_id:
                 await hub._wait()
@@ -33,13 +36,23 @@ async def session(request, ws, hub):
                 break
             entry = hub._ring[wanted % len(hub._ring)]
             wanted += 1
-            await ws.send(entry[1])
+            if entry is not None and not ws._close_sent:
+                await ws._send_frame(TEXT, _payload(entry))
     finally:
         hub.clients -= 1
         hub._sockets.remove(ws)
         listener.cancel()
     # The listener's read ends before the closing handshake reads.
     await asyncio.sleep(0)
+
+
+def _payload(event):
+    """The data of an SSE event as the hub publishes it (bytes: an id: line,
+    perhaps an event: line, then data: lines): those lines joined by newlines."""
+    data = event[event.find(b"\ndata: ") + 7 : -2]
+    if b"\ndata: " in data:
+        data = data.replace(b"\ndata: ", b"\n")
+    return data
 
 
 async def _listen(hub, ws):
