@@ -2,7 +2,15 @@
 
 Routes: ``/`` the page (www/index.html.gz, one small file), ``/api/status``
 all values as JSON (null for what the platform cannot tell), ``/events`` the
-same values as Server-Sent Events every couple of seconds.
+same values as Server-Sent Events (or WebSocket messages) every couple of
+seconds, and ``POST /api/led`` the page's LED switch.
+
+The live values come from one producer: every interval, while anyone is
+watching, the probes are read once and the reading is published to all the
+viewers through one hub (httpserver.hub), however many there are; a viewer
+that falls behind skips to the latest reading, and one that stalls is
+closed. A switch of the LED is published at once, as a new reading, through
+the same hub: every open page shows it.
 
 Add your own value and route in a few lines, in main.py before run()::
 
@@ -36,34 +44,24 @@ import sys
 # room for it in whole blocks now, and perhaps not after Wi-Fi has joined.
 import httpserver.server  # noqa: F401
 import probe as _probe
-from httpserver import App, Response, StreamingResponse, runtime
+from httpserver import App, Response, runtime
 
 HTML = "text/html; charset=utf-8"
 CONFIG = "config.json"
 
 cfg = {}  # the board config (config.json), loaded by run() or load_config()
 interval = 2  # seconds between events
-_closing = False  # set by shutdown(): open event streams end at once
 
-
-class StatusApp(App):
-    def shutdown(self):
-        # Event streams never end by themselves: without this the server
-        # would wait its whole shutdown_timeout for them (Ctrl-C on CPython).
-        global _closing
-        _closing = True
-        App.shutdown(self)
-
-
-app = StatusApp()
+app = App()
 
 _extra = []  # (key, label, unit, function) added with value()
 _failed = []  # keys of app values that raised (each is logged once)
 _probe_obj = None
 _requests = 0  # responses produced
 _inflight = 0  # requests being handled
-_live = {}  # open /events streams: id -> ticks_ms of its latest event
-_cache = None  # (ticks_ms, event bytes): streams share one reading per tick
+_published = None  # ticks_ms of the latest reading published
+_led = False  # the page's LED switch
+_producer = None  # the task that reads and publishes, while the server runs
 
 _HERE = globals().get("__file__", "")  # where www/ is: beside this module, else in the cwd
 _HERE = _HERE.rsplit("/", 1)[0] + "/" if "/" in _HERE else ""
@@ -116,7 +114,8 @@ def read():
     """All values: the probe's, the server's counters, then the app's own."""
     data = probe().read()
     data["requests"] = _requests
-    data["connections"] = _inflight + _streams()
+    data["connections"] = _inflight + (hub.clients if hub is not None else 0)
+    data["led"] = _led
     for key, _label, _unit, function in _extra:
         try:
             data[key] = function()
@@ -130,15 +129,73 @@ def read():
     return data
 
 
-def _event():
-    # One reading, as a ready "data:" event, serves every stream for most of
-    # an interval (bytes, so nothing is copied or encoded per stream).
-    global _cache
-    now = _ticks()
-    if _cache is None or _diff(now, _cache[0]) >= interval * 500:
-        _cache = None
-        _cache = (now, b"data: %s\n\n" % json.dumps(read()).encode())
-    return _cache[1]
+def _publish():
+    # One reading, to every viewer; the hub keeps it (as an SSE event, the
+    # one copy) for whoever joins next.
+    global _published
+    _published = _ticks()
+    hub.publish(json.dumps(read()))
+
+
+def _welcome(request):
+    # What a new viewer gets first: the page's field list (app values,
+    # labels, units) and the interval. The latest reading follows (the
+    # hub's replay), published now if there is none from this interval.
+    if _published is None or _diff(_ticks(), _published) >= interval * 1000:
+        _publish()
+    meta = {"interval": interval, "extra": [[key, label, unit] for key, label, unit, _ in _extra]}
+    return (("fields", json.dumps(meta)),)
+
+
+async def _produce():
+    # The one reader of the probes for every viewer: once per interval, and
+    # only while someone watches.
+    while True:
+        await asyncio.sleep(interval)
+        if hub is not None and hub.clients:
+            _publish()
+
+
+def set_led(on):
+    """Switch the page's LED (the board's LED where the config names one);
+    every viewer gets a new reading with it at once."""
+    global _led
+    _led = bool(on)
+    wifi = sys.modules.get("wifi")
+    if wifi is not None and getattr(wifi, "_led", None) is not None:
+        wifi._led.set(_led)
+    if hub is not None and hub.clients:
+        _publish()
+    return _led
+
+
+def _control(message):
+    # A WebSocket viewer's command: "led on", "led off" or "led" (toggle).
+    if message in ("led", "led on", "led off"):
+        set_led(message == "led on" or (message == "led" and not _led))
+
+
+hub = None  # the viewers' hub, made with the first one
+
+
+@app.get("/events")
+async def events(request):
+    """The live values, over SSE or (an upgrade) WebSocket."""
+    global hub
+    if hub is None:
+        # The hub's module loads with the first viewer, not at start-up: a
+        # board that has only served the page keeps that heap (an ESP32
+        # without PSRAM had none left for the page with it loaded).
+        # Backlog 1: a viewer that falls behind needs only the latest
+        # reading, and a new one gets it first (replay). No keep-alive
+        # beats: a reading every interval keeps the streams busy, and a
+        # viewer that has gone is found out by the next one.
+        from httpserver.hub import Hub
+
+        hub = Hub(
+            max_clients=4, backlog=1, replay=1, keepalive=0, welcome=_welcome, on_message=_control
+        )
+    return await hub.join(request)
 
 
 @app.before_request
@@ -190,62 +247,24 @@ async def api_status(request):
     return Response(data, 200, {"Cache-Control": "no-cache"}, "application/json")
 
 
-def _streams():
-    """How many /events streams are open.
-
-    A stream that has not asked for its next event for two intervals is
-    gone (the client left and the server dropped it): it stops counting.
-    """
-    now = _ticks()
-    limit = int(interval * 2000) + 2000
-    for key in [k for k in _live if _diff(now, _live[k]) > limit]:
-        del _live[key]
-    return len(_live)
+@app.post("/api/led")
+async def led(request):
+    """Switch the LED: {"on": true|false} sets it, no body toggles it."""
+    body = request.json() if request.body else None
+    on = body.get("on") if isinstance(body, dict) and "on" in body else not _led
+    return {"on": set_led(on)}
 
 
-class _Events:
-    """The /events stream: a fields event, then a data event every interval.
-
-    An async iterator rather than an async generator: MicroPython has none.
-    """
-
-    def __init__(self):
-        self.sent = 0
-        _live[id(self)] = _ticks()
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        if self.sent < 0:
-            raise StopAsyncIteration
-        self.sent += 1
-        _live[id(self)] = _ticks()
-        if self.sent == 1:
-            # First the page's field list (app values, labels, units) and
-            # the interval; the browser reconnects after 3 s when cut off.
-            meta = {
-                "interval": interval,
-                "extra": [[key, label, unit] for key, label, unit, _ in _extra],
-            }
-            return "retry: 3000\nevent: fields\ndata: %s\n\n" % json.dumps(meta)
-        if self.sent > 2:
-            wait = interval
-            while wait > 0 and not _closing:
-                await asyncio.sleep(min(wait, 0.25))
-                wait -= 0.25
-            if self.sent < 0 or _closing:
-                raise StopAsyncIteration
-        return _event()
-
-    async def aclose(self):
-        self.sent = -1
-        _live.pop(id(self), None)
+@app.on_startup
+async def _start_producer():
+    global _producer
+    _producer = asyncio.create_task(_produce())
 
 
-@app.get("/events")
-async def events(request):
-    return StreamingResponse(_Events(), 200, {"Cache-Control": "no-cache"}, "text/event-stream")
+@app.on_shutdown
+async def _stop_producer():
+    if _producer is not None:
+        _producer.cancel()
 
 
 def _args(argv):

@@ -11,6 +11,7 @@ import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -193,8 +194,10 @@ def test_events_stream_values_live(status_app, runtime):
     assert all(e[0] == "message" for e in events[1:])
     for data in readings:
         check_types_and_units(data, runtime)
-    # Every interval (0.5 s) a new reading: uptime moves on, arrival is paced.
-    gaps = [b[2] - a[2] for a, b in zip(events[1:], events[2:])]
+    # Every interval (0.5 s) a new reading: uptime moves on, arrival is
+    # paced. The first comes as the stream opens, the second at the
+    # producer's next tick (the same moment for every viewer): from then on.
+    gaps = [b[2] - a[2] for a, b in zip(events[2:], events[3:])]
     assert all(0.2 < gap < 2.0 for gap in gaps), gaps
     assert readings[-1]["uptime_s"] >= readings[0]["uptime_s"]
     assert readings[-1]["uptime_s"] - readings[0]["uptime_s"] <= 4
@@ -331,6 +334,80 @@ def test_app_adds_its_own_value_and_route(serve):
     assert meta["extra"] == [["soil_pct", "Soil moisture", "%"], ["broken", "broken", ""]]
     values = [json.loads(e[1])["soil_pct"] for e in events[1:]]
     assert set(values) <= {40, 41}
+
+
+APP_COUNTING_READS = """
+import status
+
+reads = [0]
+
+@status.value("reads")
+def count_reads():
+    reads[0] += 1
+    return reads[0]
+
+status.run()
+"""
+
+
+def read_events_together(server, viewers, count):
+    """read_events(server, count) by several viewers at once."""
+    results = [None] * viewers
+
+    def view(i):
+        results[i] = read_events(server, count)
+
+    threads = [threading.Thread(target=view, args=(i,)) for i in range(viewers)]
+    for t in threads:
+        t.start()
+    return threads, results
+
+
+def test_four_viewers_share_one_reading_per_interval(serve):
+    server = serve(
+        APP_COUNTING_READS,
+        args=("--host", "127.0.0.1", "--port", "0", "--interval", "0.5"),
+        pythonpath=(DEVICE,),
+    )
+    threads, results = read_events_together(server, 4, 7)
+    for t in threads:
+        t.join(15)
+    assert all(len(events) == 7 for events in results), results
+    # Each viewer: the fields, the latest reading as it joins, then the
+    # producer's readings, the same ones for all four.
+    published = [[json.loads(e[1])["reads"] for e in events[2:]] for events in results]
+    tail = published[0][-3:]
+    assert all(p[-3:] == tail for p in published), published
+    # Counted by the value function itself: one reading per interval
+    # however many watch, each one a step of one (the welcome readings
+    # included: a viewer that joins mid-interval gets the latest one).
+    assert tail == [tail[0], tail[0] + 1, tail[0] + 2], published
+    first, last = results[0][2], results[0][-1]
+    elapsed = last[2] - first[2]
+    read_count = json.loads(last[1])["reads"] - json.loads(first[1])["reads"]
+    assert read_count <= elapsed / 0.5 + 1, (read_count, elapsed)
+
+
+def test_led_switch_reaches_every_viewer_through_the_hub(status_app):
+    threads, results = read_events_together(status_app, 2, 4)
+    deadline = time.monotonic() + 5
+    while get_json(status_app)["connections"] < 3:  # this request and the two streams
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert get_json(status_app)["led"] is False
+    status, _, body = status_app.request(
+        "POST", "/api/led", body=b'{"on": true}', headers={"Content-Type": "application/json"}
+    )
+    assert status == 200 and json.loads(body) == {"on": True}
+    for t in threads:
+        t.join(15)
+    for events in results:
+        # A new reading with it, at once: before the next interval's.
+        assert [json.loads(e[1])["led"] for e in events[1:]] == [False, True, True], events
+        assert events[2][2] - events[1][2] < 0.4, events
+    assert get_json(status_app)["led"] is True
+    # No body: a toggle.
+    assert json.loads(status_app.request("POST", "/api/led")[2]) == {"on": False}
 
 
 def test_unknown_path_and_method(status_app):

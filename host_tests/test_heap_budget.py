@@ -59,6 +59,10 @@ BUDGET = {
     "app_heap": 48000,
     # smallest -X heapsize (KiB) at which the five-route app serves 200 requests
     "serving_heap_k": 56,
+    # heap each SSE viewer of a hub (httpserver.hub) holds while it waits for
+    # the next message: its connection and task, the request, the stream and
+    # the writer's frames (measured 2,832)
+    "hub_viewer": 3000,
 }
 
 # The same figures with the .mpy files in a ROMFS image (issue 15): the bytecode
@@ -73,6 +77,7 @@ BUDGET_ROMFS = dict(BUDGET, **{"import": 8800, "app_heap": 35200, "serving_heap_
 # The benchmark's own five-route app, so that the budgets and the benchmark
 # measure the same thing.
 APP = os.path.join(REPO, "tools", "bench", "apps", "hs_app.py")
+HUB_APP = os.path.join(REPO, "host_tests", "apps", "hub_app.py")
 
 
 # ------------------------------------------------------------------ helpers
@@ -107,6 +112,7 @@ class Build:
                     cwd=src,
                 )
         shutil.copyfile(APP, os.path.join(root, "app.py"))
+        shutil.copyfile(HUB_APP, os.path.join(root, "hub_app.py"))
         # Paths relative to root, so that module __file__ strings (which live on the
         # heap) have the same length wherever the temporary directory is.
         self.app = "app.py"
@@ -229,6 +235,49 @@ def measure_server(build):
         app.stop()
 
 
+def _sse_viewer(port):
+    """A socket that has joined the hub's /events (its retry: field is in)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+    _read_until(sock, b"retry:")
+    return sock
+
+
+def _read_until(sock, marker):
+    data = b""
+    while marker not in data:
+        chunk = sock.recv(4096)
+        assert chunk, data
+        data += chunk
+
+
+def measure_hub_viewer(build):
+    """Heap per SSE viewer of a hub waiting for its next message: four more
+    viewers against one, each having had one message."""
+    options = '{"port": {port}, "max_clients": 8}'
+    app = Server("hub", [build.mp, "hub_app.py", options], env=build.env, cwd=build.cwd)
+    viewers = []
+    try:
+        assert app.wait_ready(), app.output()
+
+        def publish_to_all(text):
+            body = json.dumps({"text": text}).encode()
+            assert request(app.port, "POST", "/publish", body)[0] == 200
+            for sock in viewers:
+                _read_until(sock, text.encode())
+
+        viewers.append(_sse_viewer(app.port))  # with it, the hub's one-time costs
+        publish_to_all("a" * 200)
+        base = json.loads(request(app.port, "GET", "/stats")[1])["alloc"]
+        viewers += [_sse_viewer(app.port) for _ in range(4)]
+        publish_to_all("b" * 200)
+        return (json.loads(request(app.port, "GET", "/stats")[1])["alloc"] - base) // 4
+    finally:
+        for sock in viewers:
+            sock.close()
+        app.stop()
+
+
 def serves(build, heapsize_k, count=200):
     app = build.start(heapsize_k)
     try:
@@ -319,6 +368,14 @@ def test_serves_within_heap_budget_from_romfs(rom_build):
     )
 
 
+def test_hub_viewer_heap(build):
+    value = measure_hub_viewer(build)
+    assert 0 < value <= BUDGET["hub_viewer"], "a hub viewer holds %d bytes (budget %d)" % (
+        value,
+        BUDGET["hub_viewer"],
+    )
+
+
 def test_measurement_can_fail(build):
     # The harness itself must be able to see a heap too small to serve in.
     assert not serves(build, 8, count=5)
@@ -334,6 +391,8 @@ if __name__ == "__main__":
             b = kind(root)
             figures = {"import": measure_import(b)}
             figures.update(measure_server(b))
+            if kind is Build:
+                figures["hub_viewer"] = measure_hub_viewer(b)
             lo, hi = 8, 256
             while hi - lo > 1:
                 mid = (lo + hi) // 2

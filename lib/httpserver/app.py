@@ -115,6 +115,13 @@ class App:
 
         return websocket(self, url_pattern, max_message_size, subprotocols)
 
+    def hub(self, path: str, **options: "Any") -> "Any":
+        """A live-dashboard Hub (httpserver.hub) whose clients join at path,
+        over SSE or WebSocket; options are Hub's."""
+        from .hub import mount
+
+        return mount(self, path, options)
+
     def on_startup(self, handler: "Handler") -> "Handler":
         """Run handler() (sync or async) once before the server accepts connections."""
         self._startup += (handler,)

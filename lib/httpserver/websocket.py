@@ -144,6 +144,10 @@ class WebSocket:
     does the same and stops at the close.
     """
 
+    # The keep-alive's (class defaults: a connection without it holds neither).
+    _pinged = False  # our last ping is not answered yet
+    _task = None  # the task that the keep-alive ends when the client is gone
+
     def __init__(
         self, request, connection=None, max_message_size=DEFAULT_MAX_MESSAGE_SIZE, subprotocol=None
     ):
@@ -183,6 +187,11 @@ class WebSocket:
             await self._fail(fail.code, fail.reason)
         except (EOFError, OSError):
             self._set_closed(ABNORMAL, "connection lost")
+        except asyncio.CancelledError:
+            if not self._broken:
+                raise
+            # The keep-alive gave up on the client (see keepalive()): a
+            # handler waiting for a message learns it as a close.
         raise WebSocketClosed(self.close_code, self.close_reason)
 
     async def _message(self):
@@ -292,7 +301,8 @@ class WebSocket:
                 await self._send_close(code)
             self._set_closed(code, reason)
             raise WebSocketClosed(code, reason)
-        # A pong needs no answer.
+        else:
+            self._pinged = False  # a pong: the client is there
 
     # Sending ---------------------------------------------------------------
 
@@ -313,6 +323,32 @@ class WebSocket:
             raise ValueError("a ping carries at most 125 bytes")
         await self._send_frame(PING, data)
 
+    def keepalive(self):
+        """One beat of the keep-alive: ping the client, or, when it has not
+        answered the previous ping, close the connection (1006, "no answer to
+        ping") and cancel the task in _task. Whether the client is still there.
+
+        The pong counts only while something is reading (receive()).
+        """
+        if self.closed:
+            return False
+        if self._conn is None:
+            return True  # over ASGI: the server there pings
+        if self._pinged:
+            self._set_closed(ABNORMAL, "no answer to ping")
+            if self._task is not None:
+                self._task.cancel()
+            return False
+        self._pinged = True
+        # Written, not drained: a sender may be draining, and a client too
+        # slow to take two bytes fails the next beat anyway.
+        try:
+            self._conn.write(b"\x89\x00")
+        except OSError:
+            self._set_closed(ABNORMAL, "connection lost")
+            return False
+        return True
+
     async def close(self, code=NORMAL, reason=""):
         """Start the closing handshake; the server finishes it after the handler."""
         if not self._close_sent:
@@ -326,7 +362,10 @@ class WebSocket:
         else:
             writer.write(head)
             writer.write(payload)
-        await writer.drain()
+        # Two tasks may send (a hub's writer, and its reader answering a
+        # ping): only one waits on the socket, and its drain takes both.
+        if writer.write_deadline is None:
+            await writer.drain()
 
     async def _send_close(self, code, reason=""):
         self._close_sent = True
@@ -391,23 +430,42 @@ class WebSocket:
             self._skip = (4 if head[1] & 0x80 else 0) + length
 
     async def _abort(self, code):
-        # Best effort on cancellation (server shutdown): tell the client.
+        # Best effort on cancellation (server shutdown, a stalled client at
+        # its write deadline): tell the client, without waiting for it.
         if not self._close_sent:
             try:
-                await self._send_close(code)
+                if self._conn is None:  # over ASGI: the server's own close
+                    await self._send_close(code)
+                    return
+                self._close_sent = True
+                head, payload = frame(CLOSE, close_payload(code))
+                self._conn.write(head + payload)
             except BaseException:
                 pass
 
 
-async def run(ws, handler, params):
+async def _ping(ws, interval):
+    while True:
+        await asyncio.sleep(interval)
+        if not ws.keepalive():
+            return
+
+
+async def run(ws, handler, params, ping_interval=None):
     """Run a WebSocket handler to its end, closing the connection properly."""
+    pinger = None
+    if ping_interval:
+        ws._task = asyncio.current_task()
+        pinger = asyncio.create_task(_ping(ws, ping_interval))
     try:
         await handler(ws.request, ws, **params)
     except WebSocketClosed:
         pass
     except asyncio.CancelledError:
-        await ws._abort(GOING_AWAY)
-        raise
+        if not ws._broken:
+            await ws._abort(GOING_AWAY)
+            raise
+        # The keep-alive ended it: the client is gone.
     except Exception as exc:
         runtime.log_exception(exc)
         if not ws._close_sent:
@@ -415,6 +473,9 @@ async def run(ws, handler, params):
                 await ws._send_close(INTERNAL_ERROR)
             except Exception:
                 pass
+    finally:
+        if pinger is not None:
+            pinger.cancel()
     await ws._finish()
 
 
@@ -422,6 +483,7 @@ class WebSocketResponse(Response):
     """101 Switching Protocols, then the handler owns the connection."""
 
     upgrade = True
+    ping_interval = None  # seconds between the server's pings (None: no pings)
 
     def __init__(self, request, handler, params, accept, max_message_size, subprotocol=None):
         # Connection: Upgrade comes with the framing (protocol.frame_response).
@@ -438,7 +500,7 @@ class WebSocketResponse(Response):
     async def take_over(self, connection):
         """Run the handler on the connection, once the 101 has gone out."""
         ws = WebSocket(self.request, connection, self.max_message_size, self.subprotocol)
-        await run(ws, self.handler, self.params)
+        await run(ws, self.handler, self.params, self.ping_interval)
 
 
 def _has_token(value, token):
@@ -491,21 +553,27 @@ def handshake(request, subprotocols=None):
     return accept_key(key), chosen
 
 
-def websocket(app, url_pattern, max_message_size=None, subprotocols=None):
+def websocket(app, url_pattern, max_message_size=None, subprotocols=None, ping_interval=None):
     """Register an async handler(request, ws, **path_params) for WebSocket.
 
     The upgrade request goes through before_request hooks (which may refuse
     it) and routing like any GET. max_message_size (bytes, after reassembly)
     defaults to 4 KiB on MicroPython and 1 MiB on CPython; a bigger message
     closes the connection with 1009. subprotocols lists the names the server
-    speaks, in order of preference.
+    speaks, in order of preference. ping_interval (seconds): the server pings
+    the client that often and closes it (1006) when it has not answered the
+    previous ping; the handler, if it is waiting in receive(), gets
+    WebSocketClosed, and if it is waiting elsewhere, is cancelled.
     """
     limit = max_message_size or DEFAULT_MAX_MESSAGE_SIZE
 
     def register(handler):
         async def upgrade(request, **params):
             accept, chosen = handshake(request, subprotocols)
-            return WebSocketResponse(request, handler, params, accept, limit, chosen)
+            response = WebSocketResponse(request, handler, params, accept, limit, chosen)
+            if ping_interval:
+                response.ping_interval = ping_interval
+            return response
 
         app.route(url_pattern, ("GET",))(upgrade)
         return handler

@@ -958,6 +958,10 @@ def main():
             )
         if args.only != "micropython" and not args.no_load:
             run_cpython(env, libs, res, duration, repeats, quick=args.quick)
+        if not args.no_load:  # messages per second through a hub (sse.py)
+            import sse
+
+            res["sse"] = sse.measure(duration, args.only)
     finally:
         shutil.rmtree(env.tmp, ignore_errors=True)
     res["machine"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
@@ -965,6 +969,8 @@ def main():
     res["elapsed_s"] = round(time.monotonic() - t0)
     os.makedirs(args.out, exist_ok=True)
     md = render_markdown(res)
+    if res.get("sse"):
+        md += "\n\n" + sse.render(res["sse"])
     with open(os.path.join(args.out, "latest.json"), "w") as f:
         json.dump(res, f, indent=1)
     with open(os.path.join(args.out, "latest.md"), "w") as f:
