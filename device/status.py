@@ -2,7 +2,10 @@
 
 Routes: ``/`` the page (www/index.html.gz, one small file), ``/api/status``
 all values as JSON (null for what the platform cannot tell), ``/events`` the
-same values as Server-Sent Events every couple of seconds.
+same values as Server-Sent Events every couple of seconds, ``POST
+/api/update`` an update bundle and ``POST /api/update/firmware`` (ESP32) a
+firmware image, both refused unless config.json sets update_token or
+http_password (see update.py).
 
 Add your own value and route in a few lines, in main.py before run()::
 
@@ -64,6 +67,7 @@ _requests = 0  # responses produced
 _inflight = 0  # requests being handled
 _live = {}  # open /events streams: id -> ticks_ms of its latest event
 _cache = None  # (ticks_ms, event bytes): streams share one reading per tick
+_version = None  # the app's version (version.txt from its update bundle), read by run()
 
 _HERE = globals().get("__file__", "")  # where www/ is: beside this module, else in the cwd
 _HERE = _HERE.rsplit("/", 1)[0] + "/" if "/" in _HERE else ""
@@ -116,6 +120,7 @@ def read():
     """All values: the probe's, the server's counters, then the app's own."""
     data = probe().read()
     data["requests"] = _requests
+    data["app_version"] = _version
     data["connections"] = _inflight + _streams()
     for key, _label, _unit, function in _extra:
         try:
@@ -188,6 +193,23 @@ async def index(request):
 async def api_status(request):
     data = json.dumps(read()).encode()
     return Response(data, 200, {"Cache-Control": "no-cache"}, "application/json")
+
+
+# Updates stream in (never the whole bundle in RAM); update.py is loaded
+# only when one is posted. The real bounds are the free flash (507) and the
+# OTA partition's size (413).
+@app.route("/api/update", methods=["POST"], stream=True, max_body_size=4 << 20)
+async def update_app(request):
+    import update
+
+    return await update.handle(request, cfg)
+
+
+@app.route("/api/update/firmware", methods=["POST"], stream=True, max_body_size=4 << 20)
+async def update_firmware(request):
+    import update
+
+    return await update.handle(request, cfg, True)
 
 
 def _streams():
@@ -271,6 +293,14 @@ def _args(argv):
     return opts
 
 
+def _app_version():
+    try:
+        with open("version.txt") as f:
+            return f.read().strip()
+    except OSError:
+        return httpserver.__version__
+
+
 async def _housekeeping():
     # Keeps the probe's uptime wrap-safe even when nobody is looking.
     while True:
@@ -287,10 +317,20 @@ async def _serve(host, port, wifi):
     if wifi:
         wifi.start()
     chores = asyncio.create_task(_housekeeping())
+    trial = sys.modules.get("update")  # boot.py switched to a new version: on trial
+    if trial and trial.trial:
+        asyncio.create_task(_confirm(trial))
     try:
         await server
     finally:
         chores.cancel()
+
+
+async def _confirm(update):
+    # Healthy: serving for update_confirm_s (5) with Wi-Fi up. Before this
+    # the trial timer may reset the board, and boot.py rolls back.
+    await asyncio.sleep(float(cfg.get("update_confirm_s", 5)))
+    update.confirm()
 
 
 def run(argv=None):
@@ -302,11 +342,12 @@ def run(argv=None):
     On CPython: serves a simulated board on --host/--port (127.0.0.1:8000);
     --config FILE reads a board config there too.
     """
-    global cfg, interval
+    global cfg, interval, _version
     opts = _args(sys.argv[1:] if argv is None else argv)
     cpython = not runtime.MICROPYTHON  # a desktop: a simulated board
     if "config" in opts or not cpython:
         cfg = load_config(opts.get("config", CONFIG))
+    _version = _app_version()
     if cfg.get("http_password"):
         # Off unless config.json sets a password: then every page and API asks for it.
         import password

@@ -34,7 +34,13 @@ and `tools/deploy.py --port PATH` talk to it like to a board on a serial port:
       crashed interpreter is a hard reset: fresh interpreter, boot.py,
       main.py, friendly REPL;
     - power-on (start) runs boot.py then main.py.
-* `network` and the board parts of `machine` come from the clearly marked
+* ESP32 boards have two app partitions for over-the-air firmware updates:
+  files beside the flash folder (DIR.ota/ota_0.bin, ota_1.bin, otadata.json;
+  the `esp32.Partition` stand-in writes them), and at each hard reset this
+  process does what the ESP-IDF bootloader does with them: boot a partition
+  set with set_boot(), and go back to the previous one when the new one was
+  not marked valid (mark_app_valid_cancel_rollback()) before the next reset.
+* `network`, `esp32.Partition` and the board parts of `machine` come from the clearly marked
   stand-ins in tools/vboard_stubs/ (see their headers); nothing is added to
   lib/ or device/.
 * console output while no client has the port open is lost, as from a UART;
@@ -195,6 +201,10 @@ class VBoard:
         self.running = True
         self.tmp = Path(tempfile.mkdtemp(prefix="vboard-"))
         self.fifo_path = self.tmp / "ctl"
+        self.ota_dir = None
+        if board.get("platform") == "esp32":
+            self.ota_dir = self.flash.with_name(self.flash.name + ".ota")
+            self.ota_dir.mkdir(exist_ok=True)
 
     # -- set-up ----------------------------------------------------------
     def _env(self):
@@ -204,6 +214,8 @@ class VBoard:
         env["MICROPYPATH"] = "%s:.frozen:lib" % STUBS
         env["VBOARD_BOARD"] = json.dumps(info)
         env["VBOARD_CTL"] = str(self.fifo_path)
+        if self.ota_dir:
+            env["VBOARD_PARTITIONS"] = str(self.ota_dir)
         return env
 
     def _fs(self):
@@ -334,8 +346,26 @@ class VBoard:
             self.reset_cause = kind
             self.held = bytearray()  # a hard reset loses what was typed ahead
             mode = "friendly"
+            self.bootloader()
         self.target_mode = mode
         self._spawn(with_main=(mode == "friendly"))
+
+    def bootloader(self):
+        """The ESP-IDF bootloader's choice of app partition (see esp32.Partition's stand-in)."""
+        path = self.ota_dir and self.ota_dir / "otadata.json"
+        if not path or not path.is_file():
+            return
+        data = json.loads(path.read_text())
+        if data["state"] == "new" and data["boot"] != data["running"]:
+            data["previous"], data["running"], data["state"] = (
+                data["running"],
+                data["boot"],
+                "pending",
+            )
+        elif data["state"] == "pending":  # booted once and never marked valid
+            data["running"] = data["boot"] = data["previous"]
+            data["state"] = "aborted"
+        path.write_text(json.dumps(data))
 
     # -- byte plumbing ---------------------------------------------------
     def host_write(self, data, cook=False):

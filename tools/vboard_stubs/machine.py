@@ -12,6 +12,9 @@
 #   - freq() reports the board's CPU clock (a figure from boards/, not the
 #     host's); setting it is only remembered.
 #   - unique_id() is a fixed made-up id of the board's length.
+#   - Timer runs its callback from a thread after the period (ONE_SHOT or
+#     PERIODIC), also while the board sits at the REPL, as a board's timer
+#     interrupt does; ids -1 (virtual, rp2) and 0-3 (ESP32 hardware) only.
 #   - Pin keeps levels in memory (no hardware): an output reads back what was
 #     written, an input reads its pull (1 for PULL_UP, else 0). The Pico W
 #     name "LED" is accepted there.
@@ -147,3 +150,39 @@ class Pin:
 
     def __repr__(self):
         return "Pin(%s)" % (self._id,)
+
+
+class Timer:
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id=-1, **kwargs):
+        ids = (-1,) if _RP2 else (0, 1, 2, 3)
+        if id not in ids:
+            raise ValueError("Timer doesn't exist")
+        self._run = 0  # bumped by init() and deinit(): an older thread then stops
+        if kwargs:
+            self.init(**kwargs)
+
+    def init(self, *, mode=PERIODIC, period=-1, freq=None, callback=None):
+        import _thread
+
+        if freq:
+            period = 1000 // freq
+        self._run += 1
+        _thread.start_new_thread(self._wait, (self._run, mode, period, callback))
+
+    def _wait(self, run, mode, period, callback):
+        import time
+
+        while True:
+            time.sleep_ms(period)
+            if run != self._run:
+                return
+            if callback:
+                callback(self)
+            if mode == self.ONE_SHOT:
+                return
+
+    def deinit(self):
+        self._run += 1
