@@ -16,7 +16,7 @@ try:
     try:
         import os
 
-        os.stat("update/state.json")
+        os.stat("update.d/state.json")
     except OSError:
         pass
     else:
@@ -30,6 +30,10 @@ try:
                 del sys.modules["update"], update
         except Exception as exc:
             print("boot: update: %s" % exc)
+    if cfg.get("update_token") or cfg.get("http_password"):
+        # Updates are on: their streamed routes' code (and with it the
+        # server's) loads now, while the heap is emptiest and in one piece.
+        import httpserver.uploads  # noqa: F401
     import wifi
 
     wifi.setup(cfg)

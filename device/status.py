@@ -67,7 +67,7 @@ _requests = 0  # responses produced
 _inflight = 0  # requests being handled
 _live = {}  # open /events streams: id -> ticks_ms of its latest event
 _cache = None  # (ticks_ms, event bytes): streams share one reading per tick
-_version = None  # the app's version (version.txt from its update bundle), read by run()
+_version = (None, None)  # the app's version and last update's outcome, read by run()
 
 _HERE = globals().get("__file__", "")  # where www/ is: beside this module, else in the cwd
 _HERE = _HERE.rsplit("/", 1)[0] + "/" if "/" in _HERE else ""
@@ -120,7 +120,7 @@ def read():
     """All values: the probe's, the server's counters, then the app's own."""
     data = probe().read()
     data["requests"] = _requests
-    data["app_version"] = _version
+    data["app_version"], data["last_update"] = _version
     data["connections"] = _inflight + _streams()
     for key, _label, _unit, function in _extra:
         try:
@@ -195,21 +195,33 @@ async def api_status(request):
     return Response(data, 200, {"Cache-Control": "no-cache"}, "application/json")
 
 
-# Updates stream in (never the whole bundle in RAM); update.py is loaded
-# only when one is posted. The real bounds are the free flash (507) and the
-# OTA partition's size (413).
-@app.route("/api/update", methods=["POST"], stream=True, max_body_size=4 << 20)
 async def update_app(request):
     import update
 
     return await update.handle(request, cfg)
 
 
-@app.route("/api/update/firmware", methods=["POST"], stream=True, max_body_size=4 << 20)
 async def update_firmware(request):
     import update
 
     return await update.handle(request, cfg, True)
+
+
+async def update_off(request):
+    return Response("updates are off: set update_token or http_password in config.json\n", 403)
+
+
+def _update_routes():
+    # Updates stream in (never the whole bundle in RAM); the streamed routes
+    # load httpserver/uploads.py, so only a board with updates on pays that
+    # heap, and update.py loads only when one is posted. Their real bounds
+    # are the free flash (507) and the OTA partition's size (413).
+    if not (cfg.get("update_token") or cfg.get("http_password")):
+        app.post("/api/update")(update_off)
+        app.post("/api/update/firmware")(update_off)
+        return
+    app.post("/api/update", stream=True, max_body_size=8 << 20)(update_app)
+    app.post("/api/update/firmware", stream=True, max_body_size=8 << 20)(update_firmware)
 
 
 def _streams():
@@ -294,11 +306,14 @@ def _args(argv):
 
 
 def _app_version():
+    # (version, the last update's outcome): read once, they change only at a boot.
     try:
         with open("version.txt") as f:
-            return f.read().strip()
+            version = f.read().strip()
     except OSError:
-        return httpserver.__version__
+        version = httpserver.__version__
+    last = load_config("update.d/result.json")
+    return version, "%s %s" % (last.get("version"), last.get("result")) if last else None
 
 
 async def _housekeeping():
@@ -329,8 +344,10 @@ async def _serve(host, port, wifi):
 async def _confirm(update):
     # Healthy: serving for update_confirm_s (5) with Wi-Fi up. Before this
     # the trial timer may reset the board, and boot.py rolls back.
+    global _version
     await asyncio.sleep(float(cfg.get("update_confirm_s", 5)))
     update.confirm()
+    _version = _app_version()  # with the update's outcome
 
 
 def run(argv=None):
@@ -353,6 +370,7 @@ def run(argv=None):
         import password
 
         password.protect(app, cfg)
+    _update_routes()
     iv = opts.get("interval", cfg.get("status_interval_s"))
     if iv is not None:
         iv = float(iv)

@@ -1,13 +1,13 @@
 """Updates over the air: the app's files from a bundle, or (ESP32) firmware.
 
 A bundle (tools/deploy.py --bundle) is checked while it streams in and its
-files are staged under update/new/; only a bundle whose SHA-256 matches is
+files are staged under update.d/new/; only a bundle whose SHA-256 matches is
 kept. At the next boot, boot.py calls at_boot(), which moves the live files
-to update/old/ and the new ones into place, and arms a timer: the new
+to update.d/old/ and the new ones into place, and arms a timer: the new
 version must confirm() it is healthy (status.py does so once it has served
 for update_confirm_s) before update_trial_s runs out, else the board
-resets, and a boot that finds an unconfirmed trial puts update/old/ back.
-update/state.json says where this stands; every step is a rename that can
+resets, and a boot that finds an unconfirmed trial puts update.d/old/ back.
+update.d/state.json says where this stands; every step is a rename that can
 be redone, so a power cut at any point still ends in one whole version.
 
 A firmware image (ESP32, POST /api/update/firmware?sha256=HEX) is written
@@ -15,7 +15,7 @@ to the next OTA partition in 4096-byte blocks and set to boot only when its
 hash matches; the new firmware is marked valid when the app confirms, else
 the bootloader goes back to the previous one at the next reset.
 
-Loaded only by the update routes and, at boot, when update/state.json exists.
+Loaded only by the update routes and, at boot, when update.d/state.json exists.
 """
 
 import json
@@ -25,10 +25,10 @@ from hashlib import sha256
 
 from httpserver.response import HTTPException
 
-STATE = "update/state.json"
-RESULT = "update/result.json"
-NEW = "update/new/"
-OLD = "update/old/"
+STATE = "update.d/state.json"
+RESULT = "update.d/result.json"
+NEW = "update.d/new/"
+OLD = "update.d/old/"
 MAGIC = b"HSBUNDLE1 "
 HEAD = 84  # MAGIC, 64 hex digits, a space, 8 digits of manifest length, "\n"
 MANIFEST_MAX = 8192
@@ -67,21 +67,22 @@ def _move(old, new):
         os.rename(old, new)
 
 
-def _rmtree(path):
+def _is_dir(path):
     try:
-        entries = list(os.ilistdir(path))
+        return os.stat(path)[0] & 0x4000 != 0
     except OSError:
+        return False
+
+
+def _rmtree(path):
+    if not _is_dir(path):
         try:
             os.remove(path)
         except OSError:
             pass
         return
-    for entry in entries:
-        child = path + "/" + entry[0]
-        if entry[1] == 0x4000:
-            _rmtree(child)
-        else:
-            os.remove(child)
+    for name in os.listdir(path):
+        _rmtree(path + "/" + name)
     os.rmdir(path)
 
 
@@ -117,8 +118,8 @@ def version():
 
 
 def _valid_path(path):
-    # Files of the app only: no way out of the flash, into update/ or over the config.
-    if not isinstance(path, str) or path == "config.json" or path.startswith("update/"):
+    # Files of the app only: no way out of the flash, into update.d/ or over the config.
+    if not isinstance(path, str) or path == "config.json" or path.startswith("update.d/"):
         return False
     for part in path.split("/"):
         if part in ("", ".", ".."):
@@ -201,9 +202,9 @@ def _check_room(request):
 
 
 async def receive(request):
-    """Stream a bundle into update/new/ and mark it staged; returns its version.
+    """Stream a bundle into update.d/new/ and mark it staged; returns its version.
 
-    Nothing outside update/ changes here; a bundle that is cut off, malformed
+    Nothing outside update.d/ changes here; a bundle that is cut off, malformed
     or has the wrong SHA-256 leaves no staged file (400), as does a full
     flash (507).
     """
@@ -213,12 +214,12 @@ async def receive(request):
     _check_room(request)
     if pending:  # a bundle staged before and not booted yet: this one replaces it
         os.remove(STATE)
-    _rmtree("update/new")
-    _rmtree("update/old")
+    _rmtree("update.d/new")
+    _rmtree("update.d/old")
     try:
         return await _receive(request)
     except BaseException as e:
-        _rmtree("update/new")
+        _rmtree("update.d/new")
         if isinstance(e, OSError) and e.args and e.args[0] == 28:  # ENOSPC
             raise HTTPException(507, "the flash is full\n")
         raise
@@ -294,12 +295,13 @@ def _stale(paths):
         if other and other not in keep and _exists(other):
             stale.append(other)
     try:
-        for entry in os.ilistdir("lib/httpserver"):
-            path = "lib/httpserver/" + entry[0]
-            if entry[1] != 0x4000 and path not in keep and path not in stale:
-                stale.append(path)
+        names = os.listdir("lib/httpserver")
     except OSError:
-        pass
+        names = ()
+    for name in names:
+        path = "lib/httpserver/" + name
+        if path not in keep and path not in stale and not _is_dir(path):
+            stale.append(path)
     return stale
 
 
@@ -392,7 +394,7 @@ def _switch(current):
             if _exists(path) and not _exists(OLD + path):
                 _move(path, OLD + path)
             _move(NEW + path, path)
-    _rmtree("update/new")
+    _rmtree("update.d/new")
 
 
 def _rollback(current):
@@ -409,8 +411,8 @@ def _rollback(current):
 
 
 def _finish(current, result):
-    _rmtree("update/old")
-    _rmtree("update/new")
+    _rmtree("update.d/old")
+    _rmtree("update.d/new")
     _write_json(RESULT, {"version": current["version"], "from": current["from"], "result": result})
     os.remove(STATE)
     print("update: %s %s" % (result, current["version"]))
