@@ -150,7 +150,7 @@ async def handle(request, cfg, firmware=False):
     then restart (update_restart_s later, 1) to switch at the boot."""
     _authorize(request, cfg)
     if firmware:
-        label = await receive_firmware(request, request.query_params.get("sha256", ""))
+        label = await receive_firmware(request, request.query_params.get("sha256", [""])[0])
         reply = {"staged": "firmware", "partition": label, "version": version()}
     else:
         reply = {"staged": await receive(request), "version": version()}

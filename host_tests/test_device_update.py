@@ -229,3 +229,34 @@ def test_version_that_fails_at_boot_is_rolled_back(vboard, compiled):  # noqa: F
     assert result == {"version": "3.0", "from": "1.0", "result": "rolled back"}
     after = {k: v for k, v in flash_files(vb.flash).items() if not k.startswith("update.d/")}
     assert after == {k: v for k, v in files_v1.items() if not k.startswith("update.d/")}
+
+
+def test_esp32_firmware_goes_to_the_next_partition_and_is_kept_once_confirmed(
+    vboard,  # noqa: F811
+    compiled,
+):
+    vb, port = start_board(vboard, bundle(compiled, "1.0"))
+    ota = vb.flash.with_name(vb.flash.name + ".ota")
+    status_of(port)
+    image = bytes(range(256)) * 40 + b"end"  # 10243 B: three blocks, the last one partly
+    digest = hashlib.sha256(image).hexdigest()
+    path = "/api/update/firmware?sha256="
+    status, body = post(port, image, path=path + "0" * 64)
+    assert status == 400 and b"SHA-256 mismatch" in body, body
+    assert not (ota / "otadata.json").exists()  # the boot partition is unchanged
+    status, body = post(port, image, path=path + digest)
+    assert status == 200 and json.loads(body)["partition"] == "ota_1", body
+    # The board restarts into ota_1 (the stand-in bootloader), the app serves
+    # and confirms: the new firmware is marked valid.
+    deadline = time.monotonic() + 20
+    while not (vb.flash / "update.d" / "result.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    otadata = json.loads((ota / "otadata.json").read_text())
+    assert otadata["running"] == "ota_1" and otadata["state"] == "valid"
+    written = (ota / "ota_1.bin").read_bytes()
+    assert written[: len(image)] == image and written[len(image) :] == b"\xff" * (
+        12288 - len(image)
+    )
+    result = json.loads((vb.flash / "update.d" / "result.json").read_text())
+    assert result["result"] == "updated" and result["version"] == "ota_1"
+    assert status_of(port)["last_update"] == "ota_1 updated"

@@ -91,6 +91,10 @@ BOOT_CODE = """\
 def _vboard_boot(with_main):
     print("\\x06", end="")
     import sys, network, machine, _vboard_fs
+    try:
+        import esp32  # built in on an ESP32 (the stand-in's own check)
+    except ImportError:
+        pass
     _vboard_fs.mount_flash(%(flash)r, %(fs_bytes)d)
     for name in ("boot.py", "main.py") if with_main else ("boot.py",):
         try:
@@ -112,6 +116,7 @@ del _vboard_boot
 
 CALIBRATE_CODE = (
     "import gc, network, machine, _vboard_fs\n"
+    "try:\n import esp32\nexcept ImportError:\n pass\n"
     "_vboard_fs.mount_flash(%(flash)r, %(fs_bytes)d)\n"
     "gc.collect()\n"
     "print('VBOARD-HEAP', gc.mem_free(), gc.mem_alloc())\n"
