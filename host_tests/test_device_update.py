@@ -28,12 +28,15 @@ BEARER = {"Authorization": "Bearer " + TOKEN}
 BOARD = "esp32s3"
 
 
-@pytest.fixture(scope="module")
-def compiled(tmp_path_factory):
+def compiled_plan(out):
     """The library and the device app as deploy compiles them for an ESP32."""
     files = deploy.source_files(LIB, DEVICE, ("*cpython*.py",))
-    out = tmp_path_factory.mktemp("compiled")
     return deploy.build(files, out, deploy.find_mpy_cross(), "xtensawin")
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    return compiled_plan(tmp_path_factory.mktemp("compiled"))
 
 
 def bundle(plan, version, replace=None):
