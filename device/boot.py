@@ -1,11 +1,13 @@
-# Runs first at every boot: switch to an uploaded update or roll back one
-# that did not confirm (update.py, loaded only when one is pending), then
-# join WiFi as config.json says (or open the setup access point), so
-# main.py finds the network up. See wifi.py.
+# Runs first at every boot: join WiFi as config.json says (or open the
+# setup access point), so main.py finds the network up. See wifi.py. An
+# update waiting in update.d/ is switched in, tried or rolled back first
+# (update.py, loaded only then).
 import gc
 
 try:
     import json
+
+    import wifi
 
     try:
         with open("config.json") as f:
@@ -14,28 +16,13 @@ try:
         print("boot: config.json: %s" % exc)
         cfg = {}
     try:
-        import os
-
-        os.stat("update.d/state.json")
+        open("update.d/state.json").close()
     except OSError:
         pass
     else:
-        try:
-            import update
+        import update
 
-            update.at_boot(cfg.get("update_trial_s", 60))
-            if update.trial is None:
-                import sys
-
-                del sys.modules["update"], update
-        except Exception as exc:
-            print("boot: update: %s" % exc)
-    if cfg.get("update_token") or cfg.get("http_password"):
-        # Updates are on: their streamed routes' code (and with it the
-        # server's) loads now, while the heap is emptiest and in one piece.
-        import httpserver.uploads  # noqa: F401
-    import wifi
-
+        update.at_boot(cfg)
     wifi.setup(cfg)
     del cfg
 except Exception as exc:

@@ -195,33 +195,18 @@ async def api_status(request):
     return Response(data, 200, {"Cache-Control": "no-cache"}, "application/json")
 
 
-async def update_app(request):
-    import update
-
-    return await update.handle(request, cfg)
-
-
-async def update_firmware(request):
-    import update
-
-    return await update.handle(request, cfg, True)
-
-
-async def update_off(request):
-    return Response("updates are off: set update_token or http_password in config.json\n", 403)
-
-
 def _update_routes():
-    # Updates stream in (never the whole bundle in RAM); the streamed routes
-    # load httpserver/uploads.py, so only a board with updates on pays that
-    # heap, and update.py loads only when one is posted. Their real bounds
-    # are the free flash (507) and the OTA partition's size (413).
-    if not (cfg.get("update_token") or cfg.get("http_password")):
-        app.post("/api/update")(update_off)
-        app.post("/api/update/firmware")(update_off)
-        return
-    app.post("/api/update", stream=True, max_body_size=8 << 20)(update_app)
-    app.post("/api/update/firmware", stream=True, max_body_size=8 << 20)(update_firmware)
+    if cfg.get("update_token") or cfg.get("http_password"):
+        import webupdate
+
+        webupdate.add_routes(app, cfg)
+    else:
+        app.post("/api/update")(_updates_off)
+
+
+async def _updates_off(request):
+    # Refused, not missing: the page and curl say what to set.
+    return Response("updates are off: set update_token or http_password in config.json\n", 403)
 
 
 def _streams():
@@ -370,7 +355,6 @@ def run(argv=None):
         import password
 
         password.protect(app, cfg)
-    _update_routes()
     iv = opts.get("interval", cfg.get("status_interval_s"))
     if iv is not None:
         iv = float(iv)
@@ -379,6 +363,7 @@ def run(argv=None):
         host = opts.get("host", "127.0.0.1")
         if host not in ("0.0.0.0", "::", ""):
             cfg.setdefault("ip", host)
+        _update_routes()
         probe()
         app.run(host=host, port=int(opts.get("port", 8000)))
         return
@@ -393,6 +378,8 @@ def run(argv=None):
             import wifisetup
 
             wifisetup.add_routes(app, cfg, wifi._found, wifi.ip)
+    if not (wifi and wifi.mode == "ap"):  # setup mode: no updates, its heap is tight
+        _update_routes()
     if cfg.get("max_connections"):
         app.max_connections = int(cfg["max_connections"])
     probe()

@@ -3,8 +3,8 @@
 A bundle (tools/deploy.py --bundle) is checked while it streams in and its
 files are staged under update.d/new/; only a bundle whose SHA-256 matches is
 kept. At the next boot, boot.py calls at_boot(), which moves the live files
-to update.d/old/ and the new ones into place, and arms a timer: the new
-version must confirm() it is healthy (status.py does so once it has served
+to update.d/old/ and the new ones into place and restarts; the boot after
+that arms a timer: the new version must confirm() it is healthy (status.py does so once it has served
 for update_confirm_s) before update_trial_s runs out, else the board
 resets, and a boot that finds an unconfirmed trial puts update.d/old/ back.
 update.d/state.json says where this stands; every step is a rename that can
@@ -352,36 +352,34 @@ async def receive_firmware(request, expected):
 
 
 # -- boot --------------------------------------------------------------------------
-def at_boot(trial_s=60):
-    """Switch to a staged version, or roll back an unconfirmed one (boot.py)."""
+def at_boot(cfg):
+    """boot.py, when update.d/state.json exists: switch to a staged version,
+    start the trial of a switched one (or of new firmware), roll back one
+    that did not confirm. Every step but a trial ends in a reset, so that a
+    version never runs with modules of the other one loaded (nor this one)."""
     global trial
     current = state()
-    if not current:
-        return
-    kind = current.get("state")
+    kind = current and current.get("state")
     if kind == "staged":
         _switch(current)
-        current["state"] = "trial"
+        current["state"] = "switched"
         _write_json(STATE, current)
-        print("update: trying version %s" % current["version"])
-    elif kind == "firmware":
-        # Booted the new firmware: the app must still confirm it.
-        current["state"] = "firmware-trial"
+    elif kind in ("switched", "firmware"):
+        current["state"] = "trial" if kind == "switched" else "firmware-trial"
         _write_json(STATE, current)
-        print("update: trying firmware in %s" % current["version"])
+        print("update: trying %s" % current["version"])
+        trial = current
+        _arm(cfg.get("update_trial_s", 60))
+        return
     elif kind == "trial":
+        print("update: %s did not confirm, going back" % current["version"])
         _rollback(current)
-        return
-    elif kind == "firmware-trial":
-        # The new firmware did not confirm: the bootloader has gone back (or,
-        # without rollback support in it, this is still the new one).
+    elif current:
+        # New firmware that did not confirm: the bootloader went back.
         _finish(current, "rolled back")
-        return
     else:
-        _finish(current, "abandoned")
-        return
-    trial = current
-    _arm(trial_s)
+        os.remove(STATE)  # unreadable: nothing can be done with it
+    _reset()
 
 
 def _switch(current):
@@ -398,7 +396,6 @@ def _switch(current):
 
 
 def _rollback(current):
-    print("update: version %s did not confirm, going back" % current["version"])
     for path in current["files"] + current["drop"]:
         if _exists(OLD + path):
             _move(OLD + path, path)
@@ -432,6 +429,10 @@ def _arm(seconds):
 
 
 def _expired(_):
+    _reset()
+
+
+def _reset():
     import machine
 
     machine.reset()
