@@ -45,13 +45,20 @@ class App:
 
     # Registration -------------------------------------------------------
 
-    def route(self, url_pattern, methods=None):
+    def route(self, url_pattern, methods=None, **options):
         """Register the decorated function for a URL pattern (GET by default).
 
-        methods=["*"] accepts every method.
+        methods=["*"] accepts every method. Keyword options (uploads.py):
+        stream=True hands the handler the request before its body is read
+        (request.stream(), request.read(n)); max_body_size=N is the route's
+        own limit. Taken as **options: a default argument costs every app heap.
         """
 
         def register(handler):
+            if options:
+                from .uploads import add_route
+
+                return add_route(self, url_pattern, methods, handler, options)
             self._router.add(url_pattern, methods or ("GET",), handler)
             return handler
 
@@ -60,11 +67,11 @@ class App:
     def get(self, path):
         return self.route(path, ("GET",))
 
-    def post(self, path):
-        return self.route(path, ("POST",))
+    def post(self, path, **options):
+        return self.route(path, ("POST",), **options)
 
-    def put(self, path):
-        return self.route(path, ("PUT",))
+    def put(self, path, **options):
+        return self.route(path, ("PUT",), **options)
 
     def delete(self, path):
         return self.route(path, ("DELETE",))

@@ -97,7 +97,8 @@ class Request:
         return self._json
 
     def form(self):
-        """The body as an application/x-www-form-urlencoded dict of lists."""
-        from .protocol import parse_query
+        """The body's form fields as a dict of lists of str: urlencoded, or
+        multipart/form-data's fields (its files: multipart.parts)."""
+        from .forms import form
 
-        return parse_query(self.body)
+        return form(self)
