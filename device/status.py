@@ -67,7 +67,7 @@ _requests = 0  # responses produced
 _inflight = 0  # requests being handled
 _live = {}  # open /events streams: id -> ticks_ms of its latest event
 _cache = None  # (ticks_ms, event bytes): streams share one reading per tick
-_version = (None, None)  # the app's version and last update's outcome, read by run()
+_version = _last = None  # the app's version, the last update's outcome: read by run()
 
 _HERE = globals().get("__file__", "")  # where www/ is: beside this module, else in the cwd
 _HERE = _HERE.rsplit("/", 1)[0] + "/" if "/" in _HERE else ""
@@ -120,7 +120,8 @@ def read():
     """All values: the probe's, the server's counters, then the app's own."""
     data = probe().read()
     data["requests"] = _requests
-    data["app_version"], data["last_update"] = _version
+    data["app_version"] = _version
+    data["last_update"] = _last
     data["connections"] = _inflight + _streams()
     for key, _label, _unit, function in _extra:
         try:
@@ -290,17 +291,6 @@ def _args(argv):
     return opts
 
 
-def _app_version():
-    # (version, the last update's outcome): read once, they change only at a boot.
-    try:
-        with open("version.txt") as f:
-            version = f.read().strip()
-    except OSError:
-        version = httpserver.__version__
-    last = load_config("update.d/result.json")
-    return version, "%s %s" % (last.get("version"), last.get("result")) if last else None
-
-
 async def _housekeeping():
     # Keeps the probe's uptime wrap-safe even when nobody is looking.
     while True:
@@ -317,22 +307,13 @@ async def _serve(host, port, wifi):
     if wifi:
         wifi.start()
     chores = asyncio.create_task(_housekeeping())
-    trial = sys.modules.get("update")  # boot.py switched to a new version: on trial
-    if trial and trial.trial:
-        asyncio.create_task(_confirm(trial))
+    update = sys.modules.get("update")  # boot.py switched to a new version: on trial
+    if update and update.trial:
+        asyncio.create_task(update.confirm_after(float(cfg.get("update_confirm_s", 5))))
     try:
         await server
     finally:
         chores.cancel()
-
-
-async def _confirm(update):
-    # Healthy: serving for update_confirm_s (5) with Wi-Fi up. Before this
-    # the trial timer may reset the board, and boot.py rolls back.
-    global _version
-    await asyncio.sleep(float(cfg.get("update_confirm_s", 5)))
-    update.confirm()
-    _version = _app_version()  # with the update's outcome
 
 
 def run(argv=None):
@@ -344,12 +325,19 @@ def run(argv=None):
     On CPython: serves a simulated board on --host/--port (127.0.0.1:8000);
     --config FILE reads a board config there too.
     """
-    global cfg, interval, _version
+    global cfg, interval, _version, _last
     opts = _args(sys.argv[1:] if argv is None else argv)
     cpython = not runtime.MICROPYTHON  # a desktop: a simulated board
     if "config" in opts or not cpython:
         cfg = load_config(opts.get("config", CONFIG))
-    _version = _app_version()
+    try:
+        with open("version.txt") as f:  # from the app's update bundle
+            _version = f.read().strip()
+    except OSError:
+        _version = httpserver.__version__
+    _last = load_config("update.d/result.json")
+    if _last:
+        _last = "%s %s" % (_last["version"], _last["result"])
     if cfg.get("http_password"):
         # Off unless config.json sets a password: then every page and API asks for it.
         import password

@@ -438,6 +438,14 @@ def _reset():
     machine.reset()
 
 
+async def confirm_after(seconds):
+    """Confirm once the app has served for seconds (status.py starts this)."""
+    import asyncio
+
+    await asyncio.sleep(seconds)
+    confirm()
+
+
 def confirm():
     """The new version serves: keep it (and, on ESP32, its firmware)."""
     global trial, _timer
