@@ -11,6 +11,8 @@ import hashlib
 import http.client
 import json
 import socket
+import subprocess
+import sys
 import time
 
 import deploy
@@ -263,3 +265,53 @@ def test_esp32_firmware_goes_to_the_next_partition_and_is_kept_once_confirmed(
     )
     result = json.loads((vb.flash / "update.d" / "result.json").read_text())
     assert result["result"] == "updated" and result["version"] == "ota_1"
+
+
+def test_power_cut_half_way_through_the_switch_still_boots_the_whole_new_version(
+    vboard,  # noqa: F811
+    compiled,
+):
+    vb, port = start_board(vboard, bundle(compiled, "1.0"), update_restart_s=60)
+    status_of(port)
+    v2 = bundle(compiled, "2.0", {"version.txt": b"2.0"})
+    status, body = post(port, v2)
+    assert status == 200, body
+    vb.stop()  # the power goes before the restart ...
+    # ... and, at the boot that switches, half way through the renames: half
+    # the files moved, one of them only out of the way.
+    state = json.loads((vb.flash / "update.d" / "state.json").read_text())
+    half = state["files"][: len(state["files"]) // 2]
+    for path in half:
+        (vb.flash / "update.d" / "old" / path).parent.mkdir(parents=True, exist_ok=True)
+        (vb.flash / path).rename(vb.flash / "update.d" / "old" / path)
+        if path != half[-1]:
+            (vb.flash / "update.d" / "new" / path).rename(vb.flash / path)
+    vboard(BOARD)  # power on, same flash
+    status_of(port, until=lambda d: d["app_version"] == "2.0")
+    unpacked = vb.flash.parent / "v2-files"
+    unpack(v2, unpacked)
+    expected = flash_files(unpacked)
+    on_board = flash_files(vb.flash)
+    assert {k: v for k, v in on_board.items() if k in expected} == expected
+
+
+def test_bundle_tool_writes_the_compiled_app_with_its_version_and_hash(tmp_path):
+    out = tmp_path / "app.bin"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "deploy.py"), "--bundle", out, "--board", "pico_w"]
+        + ["--app-version", "7.1"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = out.read_bytes()
+    assert data[:10] == b"HSBUNDLE1 " and data[83:84] == b"\n"
+    assert hashlib.sha256(data[84:]).hexdigest().encode() == data[10:74]
+    assert data[10:74].decode() in proc.stdout
+    manifest = json.loads(data[84 : 84 + int(data[75:83])])
+    paths = [path for path, _ in manifest["files"]]
+    assert manifest["version"] == "7.1" and "version.txt" in paths
+    assert "boot.py" in paths and "main.py" in paths and "update.mpy" in paths
+    assert "lib/httpserver/server.mpy" in paths and "config.json" not in paths
+    assert not any("cpython" in path for path in paths)
+    assert len(data) == 84 + int(data[75:83]) + sum(size for _, size in manifest["files"])
