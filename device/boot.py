@@ -1,7 +1,7 @@
 # Runs first at every boot: join WiFi as config.json says (or open the
 # setup access point), so main.py finds the network up. See wifi.py. An
 # update waiting in update.d/ is switched in, tried or rolled back first
-# (update.py, loaded only then).
+# (updateboot.py, loaded only then).
 import gc
 
 try:
@@ -20,9 +20,9 @@ try:
     except OSError:
         pass
     else:
-        import update
+        import updateboot
 
-        update.at_boot(cfg)
+        updateboot.at_boot(cfg)
     wifi.setup(cfg)
     del cfg
 except Exception as exc:

@@ -307,7 +307,7 @@ async def _serve(host, port, wifi):
     if wifi:
         wifi.start()
     chores = asyncio.create_task(_housekeeping())
-    update = sys.modules.get("update")  # boot.py switched to a new version: on trial
+    update = sys.modules.get("updateboot")  # boot.py switched to a new version: on trial
     if update and update.trial:
         asyncio.create_task(update.confirm_after(float(cfg.get("update_confirm_s", 5))))
     try:

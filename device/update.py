@@ -1,21 +1,17 @@
-"""Updates over the air: the app's files from a bundle, or (ESP32) firmware.
+"""Updates over the air, received: the app's files from a bundle, or (ESP32)
+firmware. Loaded only when one is posted (webupdate.py's routes).
 
 A bundle (tools/deploy.py --bundle) is checked while it streams in and its
 files are staged under update.d/new/; only a bundle whose SHA-256 matches is
-kept. At the next boot, boot.py calls at_boot(), which moves the live files
-to update.d/old/ and the new ones into place and restarts; the boot after
-that arms a timer: the new version must confirm() it is healthy (status.py does so once it has served
-for update_confirm_s) before update_trial_s runs out, else the board
-resets, and a boot that finds an unconfirmed trial puts update.d/old/ back.
-update.d/state.json says where this stands; every step is a rename that can
-be redone, so a power cut at any point still ends in one whole version.
+kept, marked staged in update.d/state.json, and the board restarts: at the
+boot, updateboot.py switches it in, tries it and rolls it back if it does
+not confirm. Every step there is a rename that can be redone, so a power
+cut at any point still ends in one whole version.
 
 A firmware image (ESP32, POST /api/update/firmware?sha256=HEX) is written
 to the next OTA partition in 4096-byte blocks and set to boot only when its
 hash matches; the new firmware is marked valid when the app confirms, else
 the bootloader goes back to the previous one at the next reset.
-
-Loaded only by the update routes and, at boot, when update.d/state.json exists.
 """
 
 import json
@@ -24,97 +20,12 @@ from binascii import hexlify
 from hashlib import sha256
 
 from httpserver.response import HTTPException
+from updatefs import NEW, STATE, exists, is_dir, makedirs, rmtree, state, version, write_json
 
-STATE = "update.d/state.json"
-RESULT = "update.d/result.json"
-NEW = "update.d/new/"
-OLD = "update.d/old/"
 MAGIC = b"HSBUNDLE1 "
 HEAD = 84  # MAGIC, 64 hex digits, a space, 8 digits of manifest length, "\n"
 MANIFEST_MAX = 8192
 BLOCK = 4096  # an ESP32 flash erase block: what Partition.writeblocks takes
-
-_timer = None  # the trial's reset timer (kept referenced while armed)
-trial = None  # the state being tried, until confirm()
-
-
-# -- files ---------------------------------------------------------------------
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def _makedirs(path):
-    # The folders above a file path (os.makedirs is not on every port).
-    parts = path.split("/")[:-1]
-    for i in range(1, len(parts) + 1):
-        try:
-            os.mkdir("/".join(parts[:i]))
-        except OSError:
-            pass
-
-
-def _move(old, new):
-    _makedirs(new)
-    try:
-        os.rename(old, new)
-    except OSError:
-        # Some filesystems do not replace on rename.
-        os.remove(new)
-        os.rename(old, new)
-
-
-def _is_dir(path):
-    try:
-        return os.stat(path)[0] & 0x4000 != 0
-    except OSError:
-        return False
-
-
-def _rmtree(path):
-    if not _is_dir(path):
-        try:
-            os.remove(path)
-        except OSError:
-            pass
-        return
-    for name in os.listdir(path):
-        _rmtree(path + "/" + name)
-    os.rmdir(path)
-
-
-def _write_json(path, data):
-    # Written beside and renamed: a power cut leaves the old or the new file.
-    _makedirs(path)
-    with open(path + ".tmp", "w") as f:
-        f.write(json.dumps(data))
-    _move(path + ".tmp", path)
-
-
-def _read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def state():
-    return _read_json(STATE)
-
-
-def version():
-    """The app's version: version.txt from its bundle, else the library's."""
-    try:
-        with open("version.txt") as f:
-            return f.read().strip()
-    except OSError:
-        import httpserver
-
-        return httpserver.__version__
 
 
 def _valid_path(path):
@@ -214,12 +125,12 @@ async def receive(request):
     _check_room(request)
     if pending:  # a bundle staged before and not booted yet: this one replaces it
         os.remove(STATE)
-    _rmtree("update.d/new")
-    _rmtree("update.d/old")
+    rmtree("update.d/new")
+    rmtree("update.d/old")
     try:
         return await _receive(request)
     except BaseException as e:
-        _rmtree("update.d/new")
+        rmtree("update.d/new")
         if isinstance(e, OSError) and e.args and e.args[0] == 28:  # ENOSPC
             raise HTTPException(507, "the flash is full\n")
         raise
@@ -254,7 +165,7 @@ async def _receive(request):
             raise HTTPException(400, "bad size for %s\n" % entry[0])
         path, left = entry
         paths.append(path)
-        _makedirs(NEW + path)
+        makedirs(NEW + path)
         with open(NEW + path, "wb") as f:
             while left:
                 chunk = await request.read(min(left, 2048))
@@ -267,14 +178,14 @@ async def _receive(request):
         raise HTTPException(400, "data after the bundle's last file\n")
     if hexlify(digest.digest()) != expected:
         raise HTTPException(400, "SHA-256 mismatch: the bundle is damaged; nothing changed\n")
-    _write_json(
+    write_json(
         STATE,
         {
             "state": "staged",
             "version": new_version,
             "from": version(),
             "files": paths,
-            "added": [p for p in paths if not _exists(p)],
+            "added": [p for p in paths if not exists(p)],
             "drop": _stale(paths),
         },
     )
@@ -292,7 +203,7 @@ def _stale(paths):
             other = path[:-4] + ".py"
         elif path.endswith(".py") and path not in ("boot.py", "main.py"):
             other = path[:-3] + ".mpy"
-        if other and other not in keep and _exists(other):
+        if other and other not in keep and exists(other):
             stale.append(other)
     try:
         names = os.listdir("lib/httpserver")
@@ -300,7 +211,7 @@ def _stale(paths):
         names = ()
     for name in names:
         path = "lib/httpserver/" + name
-        if path not in keep and path not in stale and not _is_dir(path):
+        if path not in keep and path not in stale and not is_dir(path):
             stale.append(path)
     return stale
 
@@ -347,121 +258,5 @@ async def receive_firmware(request, expected):
         raise HTTPException(400, "SHA-256 mismatch: the image is damaged; the boot is unchanged\n")
     part.set_boot()
     label = part.info()[4]
-    _write_json(STATE, {"state": "firmware", "version": label, "from": version()})
+    write_json(STATE, {"state": "firmware", "version": label, "from": version()})
     return label
-
-
-# -- boot --------------------------------------------------------------------------
-def at_boot(cfg):
-    """boot.py, when update.d/state.json exists: switch to a staged version,
-    start the trial of a switched one (or of new firmware), roll back one
-    that did not confirm. Every step but a trial ends in a reset, so that a
-    version never runs with modules of the other one loaded (nor this one)."""
-    global trial
-    current = state()
-    kind = current and current.get("state")
-    if kind == "staged":
-        _switch(current)
-        current["state"] = "switched"
-        _write_json(STATE, current)
-    elif kind in ("switched", "firmware"):
-        current["state"] = "trial" if kind == "switched" else "firmware-trial"
-        _write_json(STATE, current)
-        print("update: trying %s" % current["version"])
-        trial = current
-        _arm(cfg.get("update_trial_s", 60))
-        return
-    elif kind == "trial":
-        print("update: %s did not confirm, going back" % current["version"])
-        _rollback(current)
-    elif current:
-        # New firmware that did not confirm: the bootloader went back.
-        _finish(current, "rolled back")
-    else:
-        os.remove(STATE)  # unreadable: nothing can be done with it
-    _reset()
-
-
-def _switch(current):
-    # Each step is a rename that a later boot can redo after a power cut.
-    for path in current["drop"]:
-        if _exists(path):
-            _move(path, OLD + path)
-    for path in current["files"]:
-        if _exists(NEW + path):
-            if _exists(path) and not _exists(OLD + path):
-                _move(path, OLD + path)
-            _move(NEW + path, path)
-    _rmtree("update.d/new")
-
-
-def _rollback(current):
-    for path in current["files"] + current["drop"]:
-        if _exists(OLD + path):
-            _move(OLD + path, path)
-        elif path in current["added"]:
-            try:
-                os.remove(path)
-            except OSError:
-                pass
-    _finish(current, "rolled back")
-
-
-def _finish(current, result):
-    _rmtree("update.d/old")
-    _rmtree("update.d/new")
-    _write_json(RESULT, {"version": current["version"], "from": current["from"], "result": result})
-    os.remove(STATE)
-    print("update: %s %s" % (result, current["version"]))
-
-
-def _arm(seconds):
-    # Reset if the new version has not confirmed in time: also when it
-    # stopped at the REPL with an error, where nothing else would restart it.
-    global _timer
-    from machine import Timer
-
-    try:
-        _timer = Timer(-1)  # a virtual timer (rp2 and others)
-    except ValueError:
-        _timer = Timer(0)  # ESP32: hardware timers only
-    _timer.init(mode=Timer.ONE_SHOT, period=int(seconds * 1000), callback=_expired)
-
-
-def _expired(_):
-    _reset()
-
-
-def _reset():
-    import machine
-
-    machine.reset()
-
-
-async def confirm_after(seconds):
-    """Confirm once the app has served for seconds (status.py starts this)."""
-    import asyncio
-
-    await asyncio.sleep(seconds)
-    confirm()
-
-
-def confirm():
-    """The new version serves: keep it (and, on ESP32, its firmware)."""
-    global trial, _timer
-    if trial is None:
-        return
-    if _timer is not None:
-        _timer.deinit()
-        _timer = None
-    if trial["state"] == "firmware-trial":
-        from esp32 import Partition
-
-        Partition.mark_app_valid_cancel_rollback()
-    _finish(trial, "updated")
-    trial = None
-
-
-def result():
-    """The last update's outcome, for the status page (None when there was none)."""
-    return _read_json(RESULT)
