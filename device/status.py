@@ -5,7 +5,7 @@ all values as JSON (null for what the platform cannot tell), ``/events`` the
 same values as Server-Sent Events every couple of seconds, ``POST
 /api/update`` an update bundle and ``POST /api/update/firmware`` (ESP32) a
 firmware image, both refused unless config.json sets update_token or
-http_password (see update.py).
+http_password (see update_receive.py and update.py).
 
 Add your own value and route in a few lines, in main.py before run()::
 
@@ -307,7 +307,7 @@ async def _serve(host, port, wifi):
     if wifi:
         wifi.start()
     chores = asyncio.create_task(_housekeeping())
-    update = sys.modules.get("updateboot")  # boot.py switched to a new version: on trial
+    update = sys.modules.get("update")  # boot.py switched to a new version: on trial
     if update and update.trial:
         asyncio.create_task(update.confirm_after(float(cfg.get("update_confirm_s", 5))))
     try:

@@ -1,4 +1,4 @@
-"""What update.py (receiving) and updateboot.py (switching at boot) share:
+"""What update_receive.py (receiving) and update.py (switching at boot) share:
 where an update lives on flash, and file steps that a power cut cannot
 leave half done (a rename; JSON written beside and renamed).
 """
