@@ -2,10 +2,9 @@
 
 Routes: ``/`` the page (www/index.html.gz, one small file), ``/api/status``
 all values as JSON (null for what the platform cannot tell), ``/events`` the
-same values as Server-Sent Events every couple of seconds, ``POST
-/api/update`` an update bundle and ``POST /api/update/firmware`` (ESP32) a
-firmware image, both refused unless config.json sets update_token or
-http_password (see update_receive.py and update.py).
+same values as Server-Sent Events every couple of seconds. With
+update_token or http_password in config.json, updates over the air too
+(webupdate.py).
 
 Add your own value and route in a few lines, in main.py before run()::
 
@@ -67,7 +66,6 @@ _requests = 0  # responses produced
 _inflight = 0  # requests being handled
 _live = {}  # open /events streams: id -> ticks_ms of its latest event
 _cache = None  # (ticks_ms, event bytes): streams share one reading per tick
-_version = _last = None  # the app's version, the last update's outcome: read by run()
 
 _HERE = globals().get("__file__", "")  # where www/ is: beside this module, else in the cwd
 _HERE = _HERE.rsplit("/", 1)[0] + "/" if "/" in _HERE else ""
@@ -120,8 +118,6 @@ def read():
     """All values: the probe's, the server's counters, then the app's own."""
     data = probe().read()
     data["requests"] = _requests
-    data["app_version"] = _version
-    data["last_update"] = _last
     data["connections"] = _inflight + _streams()
     for key, _label, _unit, function in _extra:
         try:
@@ -194,20 +190,6 @@ async def index(request):
 async def api_status(request):
     data = json.dumps(read()).encode()
     return Response(data, 200, {"Cache-Control": "no-cache"}, "application/json")
-
-
-def _update_routes():
-    if cfg.get("update_token") or cfg.get("http_password"):
-        import webupdate
-
-        webupdate.add_routes(app, cfg)
-    else:
-        app.post("/api/update")(_updates_off)
-
-
-async def _updates_off(request):
-    # Refused, not missing: the page and curl say what to set.
-    return Response("updates are off: set update_token or http_password in config.json\n", 403)
 
 
 def _streams():
@@ -307,9 +289,6 @@ async def _serve(host, port, wifi):
     if wifi:
         wifi.start()
     chores = asyncio.create_task(_housekeeping())
-    update = sys.modules.get("update")  # boot.py switched to a new version: on trial
-    if update and update.trial:
-        asyncio.create_task(update.confirm_after(float(cfg.get("update_confirm_s", 5))))
     try:
         await server
     finally:
@@ -325,19 +304,15 @@ def run(argv=None):
     On CPython: serves a simulated board on --host/--port (127.0.0.1:8000);
     --config FILE reads a board config there too.
     """
-    global cfg, interval, _version, _last
+    global cfg, interval
     opts = _args(sys.argv[1:] if argv is None else argv)
     cpython = not runtime.MICROPYTHON  # a desktop: a simulated board
     if "config" in opts or not cpython:
         cfg = load_config(opts.get("config", CONFIG))
-    try:
-        with open("version.txt") as f:  # from the app's update bundle
-            _version = f.read().strip()
-    except OSError:
-        _version = httpserver.__version__
-    _last = load_config("update.d/result.json")
-    if _last:
-        _last = "%s %s" % (_last["version"], _last["result"])
+    if cfg.get("update_token") or cfg.get("http_password"):
+        import webupdate  # off unless a secret is set: every line here costs heap
+
+        webupdate.add(app, cfg)
     if cfg.get("http_password"):
         # Off unless config.json sets a password: then every page and API asks for it.
         import password
@@ -351,7 +326,6 @@ def run(argv=None):
         host = opts.get("host", "127.0.0.1")
         if host not in ("0.0.0.0", "::", ""):
             cfg.setdefault("ip", host)
-        _update_routes()
         probe()
         app.run(host=host, port=int(opts.get("port", 8000)))
         return
@@ -366,8 +340,6 @@ def run(argv=None):
             import wifisetup
 
             wifisetup.add_routes(app, cfg, wifi._found, wifi.ip)
-    if not (wifi and wifi.mode == "ap"):  # setup mode: no updates, its heap is tight
-        _update_routes()
     if cfg.get("max_connections"):
         app.max_connections = int(cfg["max_connections"])
     probe()

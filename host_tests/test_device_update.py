@@ -94,11 +94,14 @@ def status_server(serve, tmp_path, runtime, **config):
 def test_update_is_refused_when_no_token_or_password_is_configured(
     serve, tmp_path, runtime, compiled
 ):
+    # No secret, no update route at all (and no heap spent on one).
     server = status_server(serve, tmp_path, runtime)
     before = flash_files(tmp_path)
-    status, body = post(server, bundle(compiled, "2.0"))
-    assert status == 403 and b"set update_token or http_password" in body
+    for path in ("/api/update", "/api/update/firmware?sha256=" + "0" * 64):
+        status, body = post(server, bundle(compiled, "2.0"), path=path)
+        assert status == 404, body
     assert flash_files(tmp_path) == before
+    assert "app_version" not in json.loads(server.request("GET", "/api/status")[2])
 
 
 def test_update_needs_the_configured_token(serve, tmp_path, runtime, compiled):
