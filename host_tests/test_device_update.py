@@ -151,6 +151,14 @@ def test_bundle_is_staged_with_its_files_and_hash_checked(serve, tmp_path, runti
     assert "config.json" not in state["files"]
 
 
+def test_firmware_update_elsewhere_than_an_esp32_is_not_implemented(serve, tmp_path, runtime):
+    server = status_server(serve, tmp_path, runtime, update_token=TOKEN)
+    path = "/api/update/firmware?sha256=" + hashlib.sha256(b"image").hexdigest()
+    status, body = post(server, b"image", path=path)
+    assert status == 501 and b"firmware updates need an ESP32" in body
+    assert not (tmp_path / "update.d" / "state.json").exists()
+
+
 def test_bundle_may_not_write_outside_the_app(serve, tmp_path, runtime):
     server = status_server(serve, tmp_path, runtime, update_token=TOKEN)
     for evil in ("../escape.py", "/boot.py", "config.json", "update.d/state.json", "lib//x.py"):
