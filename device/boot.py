@@ -1,7 +1,19 @@
 # Runs first at every boot: join WiFi as config.json says (or open the
-# setup access point), so main.py finds the network up. See wifi.py.
+# setup access point), so main.py finds the network up. See wifi.py. An
+# update waiting in update.d/ is switched in, tried or rolled back first.
 import gc
 
+try:
+    open("update.d/state.json").close()
+except OSError:
+    pass
+else:
+    try:
+        import update  # loaded only then: see update.py
+
+        update.at_boot()
+    except Exception as exc:
+        print("boot: update: %s" % exc)
 try:
     import json
 

@@ -12,6 +12,9 @@ that falls behind skips to the latest reading, and one that stalls is
 closed. A switch of the LED is published at once, as a new reading, through
 the same hub: every open page shows it.
 
+With update_token or http_password in config.json, updates over the air
+too (webupdate.py).
+
 Add your own value and route in a few lines, in main.py before run()::
 
     import status
@@ -59,9 +62,7 @@ _failed = []  # keys of app values that raised (each is logged once)
 _probe_obj = None
 _requests = 0  # responses produced
 _inflight = 0  # requests being handled
-_published = None  # ticks_ms of the latest reading published
-_led = False  # the page's LED switch
-_producer = None  # the task that reads and publishes, while the server runs
+_led = False  # the page's LED switch (live.set_led switches it)
 
 _HERE = globals().get("__file__", "")  # where www/ is: beside this module, else in the cwd
 _HERE = _HERE.rsplit("/", 1)[0] + "/" if "/" in _HERE else ""
@@ -114,7 +115,8 @@ def read():
     """All values: the probe's, the server's counters, then the app's own."""
     data = probe().read()
     data["requests"] = _requests
-    data["connections"] = _inflight + (hub.clients if hub is not None else 0)
+    live = sys.modules.get("live")  # loaded with the first viewer
+    data["connections"] = _inflight + (live.hub.clients if live else 0)
     data["led"] = _led
     for key, _label, _unit, function in _extra:
         try:
@@ -129,73 +131,13 @@ def read():
     return data
 
 
-def _publish():
-    # One reading, to every viewer; the hub keeps it (as an SSE event, the
-    # one copy) for whoever joins next.
-    global _published
-    _published = _ticks()
-    hub.publish(json.dumps(read()))
-
-
-def _welcome(request):
-    # What a new viewer gets first: the page's field list (app values,
-    # labels, units) and the interval. The latest reading follows (the
-    # hub's replay), published now if there is none from this interval.
-    if _published is None or _diff(_ticks(), _published) >= interval * 1000:
-        _publish()
-    meta = {"interval": interval, "extra": [[key, label, unit] for key, label, unit, _ in _extra]}
-    return (("fields", json.dumps(meta)),)
-
-
-async def _produce():
-    # The one reader of the probes for every viewer: once per interval, and
-    # only while someone watches.
-    while True:
-        await asyncio.sleep(interval)
-        if hub is not None and hub.clients:
-            _publish()
-
-
-def set_led(on):
-    """Switch the page's LED (the board's LED where the config names one);
-    every viewer gets a new reading with it at once."""
-    global _led
-    _led = bool(on)
-    wifi = sys.modules.get("wifi")
-    if wifi is not None and getattr(wifi, "_led", None) is not None:
-        wifi._led.set(_led)
-    if hub is not None and hub.clients:
-        _publish()
-    return _led
-
-
-def _control(message):
-    # A WebSocket viewer's command: "led on", "led off" or "led" (toggle).
-    if message in ("led", "led on", "led off"):
-        set_led(message == "led on" or (message == "led" and not _led))
-
-
-hub = None  # the viewers' hub, made with the first one
-
-
 @app.get("/events")
 async def events(request):
-    """The live values, over SSE or (an upgrade) WebSocket."""
-    global hub
-    if hub is None:
-        # The hub's module loads with the first viewer, not at start-up: a
-        # board that has only served the page keeps that heap (an ESP32
-        # without PSRAM had none left for the page with it loaded).
-        # Backlog 1: a viewer that falls behind needs only the latest
-        # reading, and a new one gets it first (replay). No keep-alive
-        # beats: a reading every interval keeps the streams busy, and a
-        # viewer that has gone is found out by the next one.
-        from httpserver.hub import Hub
+    """The live values, over SSE or (an upgrade) WebSocket: live.py, loaded
+    with the first viewer."""
+    import live
 
-        hub = Hub(
-            max_clients=4, backlog=1, replay=1, keepalive=0, welcome=_welcome, on_message=_control
-        )
-    return await hub.join(request)
+    return await live.hub.join(request)
 
 
 @app.before_request
@@ -228,10 +170,10 @@ async def index(request):
     plain = _page_file("index.html")
     # Loaded with the first page, not at start: in setup mode the page is
     # never asked for (it redirects to /setup), and the heap is tight there.
-    from httpserver.files import FileResponse, conditional  # a reload is a 304
+    from httpserver.files import FileResponse, conditional, takes_gzip  # a reload is a 304
 
     headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
-    if gz and (not plain or "gzip" in request.headers.get("accept-encoding", "")):
+    if gz and (not plain or takes_gzip(request.headers.get("accept-encoding"))):
         # Every browser takes gzip. The board keeps only the gzipped page,
         # so a client that does not accept it still gets it there.
         headers["Content-Encoding"] = "gzip"
@@ -252,19 +194,9 @@ async def led(request):
     """Switch the LED: {"on": true|false} sets it, no body toggles it."""
     body = request.json() if request.body else None
     on = body.get("on") if isinstance(body, dict) and "on" in body else not _led
-    return {"on": set_led(on)}
+    import live
 
-
-@app.on_startup
-async def _start_producer():
-    global _producer
-    _producer = asyncio.create_task(_produce())
-
-
-@app.on_shutdown
-async def _stop_producer():
-    if _producer is not None:
-        _producer.cancel()
+    return {"on": live.set_led(on)}
 
 
 def _args(argv):
@@ -326,6 +258,10 @@ def run(argv=None):
     cpython = not runtime.MICROPYTHON  # a desktop: a simulated board
     if "config" in opts or not cpython:
         cfg = load_config(opts.get("config", CONFIG))
+    if cfg.get("update_token") or cfg.get("http_password"):
+        import webupdate  # off unless a secret is set: every line here costs heap
+
+        webupdate.add(app, cfg)
     if cfg.get("http_password"):
         # Off unless config.json sets a password: then every page and API asks for it.
         import password

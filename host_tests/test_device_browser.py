@@ -17,6 +17,7 @@ import time
 
 import pytest
 from conftest import REPO
+from test_deploy import vboard  # noqa: F401  (the virtual board fixture)
 from test_device_status import APP_WITH_OWN_VALUE, DEVICE
 
 ARTIFACTS = REPO / "host_tests" / "artifacts"
@@ -182,4 +183,41 @@ def test_a_reload_of_the_page_is_answered_304(browser, serve, runtime):
     page_answers = [status for url, status in on_the_wire if url == server.url("/")]
     assert page_answers == [200, 304], on_the_wire
     assert text(page, "#link") == "live"
+    page.close()
+
+
+def test_update_section_uploads_a_bundle_and_shows_the_new_version(browser, vboard, tmp_path):  # noqa: F811
+    # The whole way on a virtual ESP32-S3 (MicroPython): choose the bundle,
+    # the progress bar fills, the board restarts, the page shows version 2.
+    from test_device_update import TOKEN, bundle, compiled_plan, start_board, status_of
+
+    plan = compiled_plan(tmp_path / "compiled")
+    vb, port = start_board(vboard, bundle(plan, "1.0"))
+    status_of(port)
+    (tmp_path / "app.bin").write_bytes(bundle(plan, "2.0"))
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto("http://127.0.0.1:%d/" % port)
+    page.wait_for_selector("#link.ok", timeout=10000)
+    assert text(page, "[data-k=app_version]") == "1.0"
+    # Every progress event the page shows, as it shows them.
+    page.evaluate(
+        "window.seen=[];new MutationObserver(function(){seen.push($('ur').textContent)})"
+        ".observe($('ur'),{childList:true,characterData:true,subtree:true})"
+    )
+    page.set_input_files("#uf", str(tmp_path / "app.bin"))
+    page.fill("#ut", TOKEN)
+    page.click("#ub")
+    wait_for(
+        lambda: text(page, "#ur") == "Updated: running version 2.0", 30, "the new version shown"
+    )
+    seen = page.evaluate("seen")
+    assert any(re.fullmatch(r"Uploading \d+%", s) for s in seen), seen
+    assert "Version 2.0 uploaded; the board restarts\u2026" in seen, seen
+    assert page.eval_on_selector("#ubar", "e => parseFloat(e.style.width)") == 100
+    assert text(page, "[data-k=app_version]") == "2.0"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "status_page_updated.png"), full_page=True)
+    assert errors == []
     page.close()

@@ -62,6 +62,15 @@ differs from the partition). The image puts every module under /rom/lib;
 boot.py, main.py, config.json and data files (www/) stay on the filesystem,
 and copies of the modules left there by an earlier deploy are removed.
 
+--bundle OUT (with --board, no --port) writes the same compiled files as one
+update bundle for a board that is already deployed, to upload over HTTP
+(device/update.py; POST /api/update): no config.json, a version.txt
+(--app-version, default the library's version and the git commit), and:
+
+    HSBUNDLE1 <sha256 hex of all that follows> <manifest length, 8 digits>\n
+    manifest: JSON {"version": V, "files": [[path, size], ...]}
+    the files' bytes, one after the other in manifest order
+
 Exit status: 0 on success, 1 when the board or a step failed, 2 for usage
 errors (unknown board, missing credentials, ...).
 """
@@ -727,6 +736,64 @@ def romfs_image(modules, out_dir):
         return make_romfs(str(top), mpy_cross=False)
 
 
+# -- update bundle -----------------------------------------------------------------
+BUNDLE_MAGIC = b"HSBUNDLE1 "
+
+
+def app_version(lib_dir=LIB):
+    """The library's __version__ and the checkout's commit (+dirty), e.g. 0.1.0+ab12cd3."""
+    m = re.search(
+        r'^__version__\s*=\s*["\']([^"\']+)',
+        (Path(lib_dir) / "httpserver" / "__init__.py").read_text(),
+        re.M,
+    )
+    version = m.group(1) if m else "0"
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True
+        )
+        if out.returncode == 0 and out.stdout.strip():
+            version += "+" + out.stdout.strip()
+    except OSError:
+        pass
+    return version
+
+
+def bundle_bytes(plan, version):
+    """The update bundle of plan [(bytes, remote path)]: header, manifest, data."""
+    plan = [(data, remote) for data, remote in plan if remote != "version.txt"]
+    plan.append((version.encode(), "version.txt"))
+    manifest = json.dumps(
+        {"version": version, "files": [[remote, len(data)] for data, remote in plan]},
+        separators=(",", ":"),
+    ).encode()
+    body = manifest + b"".join(data for data, _ in plan)
+    digest = hashlib.sha256(body).hexdigest().encode()
+    return BUNDLE_MAGIC + digest + b" %08d\n" % len(manifest) + body
+
+
+def make_bundle(args):
+    """Compile the library and app for args.board and write the bundle to args.bundle."""
+    board_def = load_board(args.board)
+    if not (Path(args.lib) / "httpserver").is_dir():
+        raise UsageError("library not found: %s/httpserver" % args.lib)
+    if not Path(args.device).is_dir():
+        raise UsageError("device app not found: %s" % args.device)
+    files = source_files(args.lib, args.device, args.exclude)
+    mpy_cross = None if args.no_mpy else find_mpy_cross(args.mpy_cross)
+    version = args.app_version or app_version(args.lib)
+    with tempfile.TemporaryDirectory(prefix="bundle-") as tmp:
+        files += compiled_templates(Path(args.device) / "templates", tmp)
+        plan = build(files, tmp, mpy_cross, board_def["mpy_arch"])
+    data = bundle_bytes(plan, version)
+    Path(args.bundle).write_bytes(data)
+    say(
+        "bundle %s: version %s, %d files, %d B, sha256 %s"
+        % (args.bundle, version, len(plan) + 1, len(data), data[10:74].decode())
+    )
+    return data
+
+
 # -- package.json for mip ---------------------------------------------------------
 def package_json(lib_dir=LIB, exclude=("*cpython*.py",)):
     """The mip manifest installing lib/httpserver alone (relative URLs)."""
@@ -801,8 +868,16 @@ def parse_args(argv):
         action="store_true",
         help="rewrite package.json (for mpremote mip) from lib/httpserver and exit",
     )
+    ap.add_argument(
+        "--bundle",
+        metavar="OUT",
+        help="write an update bundle (to upload over HTTP) to OUT instead of deploying",
+    )
+    ap.add_argument("--app-version", help="the bundle's version (default: library version+commit)")
     args = ap.parse_args(argv)
-    if not args.update_package_json and not (args.board and args.port):
+    if args.bundle and not args.board:
+        ap.error("--bundle needs --board (the .mpy architecture)")
+    if not args.update_package_json and not args.bundle and not (args.board and args.port):
         ap.error("--board and --port are required")
     if args.romfs and args.no_mpy:
         ap.error("--romfs holds compiled modules: it does not go with --no-mpy")
@@ -1014,6 +1089,9 @@ def main(argv=None):
         say("wrote %s" % (REPO / "package.json"))
         return 0
     try:
+        if args.bundle:
+            make_bundle(args)
+            return 0
         url = deploy(args)
     except UsageError as e:
         print("deploy: error: %s" % e, file=sys.stderr)

@@ -34,7 +34,13 @@ and `tools/deploy.py --port PATH` talk to it like to a board on a serial port:
       crashed interpreter is a hard reset: fresh interpreter, boot.py,
       main.py, friendly REPL;
     - power-on (start) runs boot.py then main.py.
-* `network` and the board parts of `machine` come from the clearly marked
+* ESP32 boards have two app partitions for over-the-air firmware updates:
+  files beside the flash folder (DIR.ota/ota_0.bin, ota_1.bin, otadata.json;
+  the `esp32.Partition` stand-in writes them), and at each hard reset this
+  process does what the ESP-IDF bootloader does with them: boot a partition
+  set with set_boot(), and go back to the previous one when the new one was
+  not marked valid (mark_app_valid_cancel_rollback()) before the next reset.
+* `network`, `esp32.Partition` and the board parts of `machine` come from the clearly marked
   stand-ins in tools/vboard_stubs/ (see their headers); nothing is added to
   lib/ or device/.
 * console output while no client has the port open is lost, as from a UART;
@@ -98,6 +104,10 @@ def _vboard_boot(with_main):
     import sys, network, machine, _vboard_fs
     if %(romfs)s:  # imported while the stand-ins are on the path
         import _vboard_rom
+    try:
+        import esp32  # built in on an ESP32 (the stand-in's own check)
+    except ImportError:
+        pass
     _vboard_fs.mount_flash(%(flash)r, %(fs_bytes)d)
     if %(romfs)s:
         _vboard_rom.install()
@@ -124,6 +134,7 @@ CALIBRATE_CODE = (
     "import gc, network, machine, _vboard_fs\n"
     "if %(romfs)s:\n"
     "    import _vboard_rom\n"
+    "try:\n import esp32\nexcept ImportError:\n pass\n"
     "_vboard_fs.mount_flash(%(flash)r, %(fs_bytes)d)\n"
     "gc.collect()\n"
     "print('VBOARD-HEAP', gc.mem_free(), gc.mem_alloc())\n"
@@ -268,6 +279,10 @@ class VBoard:
         if romfs or romfs_file:
             self.romfs_file = Path(romfs_file or self.tmp / "romfs.bin")
             make_partition(self.romfs_file, romfs)
+        self.ota_dir = None
+        if board.get("platform") == "esp32":
+            self.ota_dir = self.flash.with_name(self.flash.name + ".ota")
+            self.ota_dir.mkdir(exist_ok=True)
 
     # -- set-up ----------------------------------------------------------
     def _env(self):
@@ -277,6 +292,8 @@ class VBoard:
         env["MICROPYPATH"] = "%s:.frozen:lib" % STUBS
         env["VBOARD_BOARD"] = json.dumps(info)
         env["VBOARD_CTL"] = str(self.fifo_path)
+        if self.ota_dir:
+            env["VBOARD_PARTITIONS"] = str(self.ota_dir)
         return env
 
     def _fs(self):
@@ -423,8 +440,26 @@ class VBoard:
             self.reset_cause = kind
             self.held = bytearray()  # a hard reset loses what was typed ahead
             mode = "friendly"
+            self.bootloader()
         self.target_mode = mode
         self._spawn(with_main=(mode == "friendly"))
+
+    def bootloader(self):
+        """The ESP-IDF bootloader's choice of app partition (see esp32.Partition's stand-in)."""
+        path = self.ota_dir and self.ota_dir / "otadata.json"
+        if not path or not path.is_file():
+            return
+        data = json.loads(path.read_text())
+        if data["state"] == "new" and data["boot"] != data["running"]:
+            data["previous"], data["running"], data["state"] = (
+                data["running"],
+                data["boot"],
+                "pending",
+            )
+        elif data["state"] == "pending":  # booted once and never marked valid
+            data["running"] = data["boot"] = data["previous"]
+            data["state"] = "aborted"
+        path.write_text(json.dumps(data))
 
     # -- byte plumbing ---------------------------------------------------
     def host_write(self, data, cook=False):
