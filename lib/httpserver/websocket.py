@@ -330,24 +330,9 @@ class WebSocket:
 
         The pong counts only while something is reading (receive()).
         """
-        if self.closed:
-            return False
-        if self._conn is None:
-            return True  # over ASGI: the server there pings
-        if self._pinged:
-            self._set_closed(ABNORMAL, "no answer to ping")
-            if self._task is not None:
-                self._task.cancel()
-            return False
-        self._pinged = True
-        # Written, not drained: a sender may be draining, and a client too
-        # slow to take two bytes fails the next beat anyway.
-        try:
-            self._conn.write(b"\x89\x00")
-        except OSError:
-            self._set_closed(ABNORMAL, "connection lost")
-            return False
-        return True
+        from .wsping import beat  # loaded by the first keep-alive
+
+        return beat(self)
 
     async def close(self, code=NORMAL, reason=""):
         """Start the closing handshake; the server finishes it after the handler."""
@@ -444,19 +429,14 @@ class WebSocket:
                 pass
 
 
-async def _ping(ws, interval):
-    while True:
-        await asyncio.sleep(interval)
-        if not ws.keepalive():
-            return
-
-
 async def run(ws, handler, params, ping_interval=None):
     """Run a WebSocket handler to its end, closing the connection properly."""
     pinger = None
     if ping_interval:
         ws._task = asyncio.current_task()
-        pinger = asyncio.create_task(_ping(ws, ping_interval))
+        from .wsping import ping_every  # loaded with the first such route
+
+        pinger = asyncio.create_task(ping_every(ws, ping_interval))
     try:
         await handler(ws.request, ws, **params)
     except WebSocketClosed:
