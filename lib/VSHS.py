@@ -178,23 +178,12 @@ class MultiDict:
         return [(k, v) for k, values in self._items.items() for v in values]
 
     def encode(self):
-        return "&".join(_quote(k) + "=" + _quote(str(v)) for k, v in self.items())
+        from httpserver.forms import urlencode
+
+        return urlencode(self.items())
 
     def __repr__(self):
         return "<MultiDict %r>" % (self.items(),)
-
-
-def _quote(text):
-    out = []
-    for byte in text.encode():
-        char = chr(byte)
-        if char.isalpha() and byte < 128 or char.isdigit() or char in "-._~":
-            out.append(char)
-        elif char == " ":
-            out.append("+")
-        else:
-            out.append("%%%02X" % byte)
-    return "".join(out)
 
 
 class URL:

@@ -1,4 +1,5 @@
-# request.form(): the body's fields, urlencoded or multipart/form-data.
+# request.form(): the body's fields, urlencoded or multipart/form-data; and
+# urlencode(), the same encoding for a client (the test client, VSHS).
 # Loaded with the first call, so that the multipart parser costs heap only
 # when a multipart body comes.
 from .protocol import parse_query
@@ -10,3 +11,23 @@ def form(request):
 
         return form(request)
     return parse_query(request.body)
+
+
+def urlencode(pairs):
+    """The application/x-www-form-urlencoded text of (name, value) pairs, as
+    a browser's form sends it (what parse_query reads back): unreserved
+    bytes as they are, a space as +, the rest as %XX."""
+    return "&".join(_quote(name) + "=" + _quote(value) for name, value in pairs)
+
+
+def _quote(text):
+    out = []
+    for byte in str(text).encode():
+        char = chr(byte)
+        if char.isalpha() and byte < 128 or char.isdigit() or char in "-._~":
+            out.append(char)
+        elif char == " ":
+            out.append("+")
+        else:
+            out.append("%%%02X" % byte)
+    return "".join(out)

@@ -111,7 +111,9 @@ class TestClient:
             fields.setdefault("content-type", "application/json")
         elif data is not None:
             if isinstance(data, dict):
-                data = "&".join(_quote(k) + "=" + _quote(v) for k, v in data.items())
+                from .forms import urlencode
+
+                data = urlencode(data.items())
                 fields.setdefault("content-type", "application/x-www-form-urlencoded")
             body = data
         if isinstance(body, str):
@@ -179,17 +181,3 @@ class TestClient:
 
 def _dumps(data):
     return json.dumps(data)
-
-
-def _quote(text):
-    # application/x-www-form-urlencoded: unreserved bytes stay, the rest is %XX.
-    out = []
-    for byte in str(text).encode():
-        char = chr(byte)
-        if char.isalpha() and byte < 128 or char.isdigit() or char in "-._~":
-            out.append(char)
-        elif char == " ":
-            out.append("+")
-        else:
-            out.append("%%%02X" % byte)
-    return "".join(out)
