@@ -244,6 +244,14 @@ async def _serve(host, port, wifi):
         chores.cancel()
 
 
+def _protect():
+    if cfg.get("http_password"):
+        # Off unless config.json sets a password: then every page and API asks for it.
+        import password
+
+        password.protect(app, cfg)
+
+
 def run(argv=None):
     """Start the status server: what main.py does.
 
@@ -262,11 +270,6 @@ def run(argv=None):
         import webupdate  # off unless a secret is set: every line here costs heap
 
         webupdate.add(app, cfg)
-    if cfg.get("http_password"):
-        # Off unless config.json sets a password: then every page and API asks for it.
-        import password
-
-        password.protect(app, cfg)
     iv = opts.get("interval", cfg.get("status_interval_s"))
     if iv is not None:
         iv = float(iv)
@@ -275,6 +278,7 @@ def run(argv=None):
         host = opts.get("host", "127.0.0.1")
         if host not in ("0.0.0.0", "::", ""):
             cfg.setdefault("ip", host)
+        _protect()
         probe()
         app.run(host=host, port=int(opts.get("port", 8000)))
         return
@@ -289,6 +293,9 @@ def run(argv=None):
             import wifisetup
 
             wifisetup.add_routes(app, cfg, wifi._found, wifi.ip)
+    # After the setup portal's redirect: a phone's connectivity check must
+    # get the 302 that opens the portal, not a 401; /setup itself still asks.
+    _protect()
     if cfg.get("max_connections"):
         app.max_connections = int(cfg["max_connections"])
     probe()

@@ -6,6 +6,7 @@ runs as host_tests/apps/portal_app.py (wifisetup alone) on both runtimes and
 as the whole device app on the virtual board (boot.py + main.py).
 """
 
+import base64
 import importlib.util
 import json
 import random
@@ -316,6 +317,27 @@ def test_board_in_setup_mode_is_a_captive_portal(serve, tmp_path):
     assert json.loads((flash / "config.json").read_text())["wifi_ssid"] == "home"
     assert server.wait(10) == 0  # then the board restarts to serve on that network
     assert "WiFi: saved network home, restarting in 1" in server.output()
+
+
+@pytest.mark.parametrize("runtime", ["micropython"], indirect=True)
+def test_a_password_protected_board_in_setup_mode_still_opens_the_portal(serve, tmp_path):
+    # A phone's connectivity check gets the redirect that opens the portal;
+    # the setup page behind it asks for the password.
+    config = {"board": "esp32", "hostname": "kit", "http_port": 0, "dns_port": free_udp_port()}
+    config["http_password"] = "pw"
+    server, _, _ = power_on(serve, tmp_path, config)
+    setup = "http://127.0.0.1:%d/setup" % server.port
+    for host, path in CHECKS[:4]:
+        status, headers, _ = get(server, host, path)
+        assert (status, headers.get("location")) == (302, setup), (host, path)
+    local = "127.0.0.1:%d" % server.port
+    status, headers, _ = server.request("GET", "/setup", headers={"Host": local})
+    assert status == 401 and headers["www-authenticate"].startswith("Basic")
+    credentials = "Basic " + base64.b64encode(b"admin:pw").decode()
+    status, _, body = server.request(
+        "GET", "/setup", headers={"Host": local, "Authorization": credentials}
+    )
+    assert status == 200 and b"<form" in body
 
 
 def stand_ins_heap(flash, env):
