@@ -108,6 +108,24 @@ def test_announces_https(tls):
     assert "Serving on https://127.0.0.1:%d/" % tls.port in tls.output()
 
 
+def test_a_client_that_closes_with_close_notify_leaves_no_warning(tls):
+    for _ in range(2):
+        raw = socket.create_connection(("127.0.0.1", tls.port), timeout=10)
+        client = client_context(tls.cafile).wrap_socket(raw, server_hostname="localhost")
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b"}"):  # the whole JSON answer, then close_notify
+            answer += client.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        try:
+            client.unwrap()  # TLS close_notify: the client is done
+        except ssl.SSLError:
+            pass  # the server closed without its own close_notify (MicroPython's does)
+        raw.close()
+    time.sleep(0.3)
+    assert "eof_received" not in tls.output() and "Traceback" not in tls.output()
+
+
 def test_keep_alive_requests_over_one_tls_connection(tls):
     connection = http.client.HTTPSConnection(
         "127.0.0.1", tls.port, context=client_context(tls.cafile), timeout=10

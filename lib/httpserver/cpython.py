@@ -122,7 +122,9 @@ class Link(asyncio.Protocol):
     def eof_received(self):
         self.channel.ended = True
         self.channel.wake()
-        return True  # keep the transport open: our answer may still go out
+        # Keep the transport open, so that our answer may still go out; TLS
+        # cannot (asyncio warns when asked), its close_notify ends both ways.
+        return self.transport.get_extra_info("sslcontext") is None
 
     def pause_writing(self):
         self.channel.writable = False
