@@ -436,6 +436,34 @@ def test_big_messages_in_extended_lengths(ours):
             assert (opcode, len(payload)) == (2, size)
 
 
+def test_a_message_arrives_while_another_task_waits_to_send(ours):
+    # The client reads nothing, so the handler's sender waits for room to
+    # write; the handler's receive() must still get the client's message.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(5)
+    sock.connect(("127.0.0.1", ours.port))
+    sock.sendall(
+        b"GET /ws/flood HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: "
+        + KEY
+        + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    assert sock.recv(12) == b"HTTP/1.1 101"
+    time.sleep(0.5)  # the sender fills the buffers and waits
+    sock.sendall(client_frame(0x1, b"stop"))
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            got = json.loads(ours.request("GET", "/events")[2])["events"]
+            if ["flood", "stop"] in got:
+                break
+            time.sleep(0.1)
+        assert ["flood", "stop"] in got
+    finally:
+        sock.close()
+
+
 def test_dropped_connection_is_1006_for_the_handler(ours):
     sock, head, rest = handshake(ours, "/ws/record")
     sock.sendall(client_frame(1, b"then vanish"))

@@ -1,5 +1,6 @@
 # WebSocket routes for host_tests/test_websocket.py, served by our server on
 # either runtime (and by uvicorn through host_tests/apps/asgi_ws.py).
+import asyncio
 import json
 import sys
 
@@ -57,6 +58,22 @@ async def pinger(request, ws):
     await ws.ping(b"hello")
     message = await ws.receive()
     await ws.send("got " + message)
+
+
+@websocket(app, "/ws/flood")
+async def flood(request, ws):
+    # Sends without a pause to a client that does not read, while it waits
+    # for the client's message: two tasks wait on one connection at once.
+    async def send_forever():
+        block = "x" * 4096
+        while True:
+            await ws.send(block)
+
+    sender = asyncio.create_task(send_forever())
+    try:
+        events.append(("flood", await ws.receive()))
+    finally:
+        sender.cancel()
 
 
 @websocket(app, "/ws/record")

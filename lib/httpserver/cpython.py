@@ -157,7 +157,9 @@ class Channel:
     lost = False  # the transport is closed
     writable = True  # below the transport's high-water mark
     paused = False  # reading paused while the buffer is full
-    _waiter = None
+    # The futures of the tasks waiting on this connection: a WebSocket's
+    # reader may wait for input while another task waits to write.
+    _waiters = ()
 
     def __init__(self, link):
         self.link = link
@@ -165,18 +167,19 @@ class Channel:
         link.channel = self
 
     def wake(self):
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        """Something changed (input, room to write, the end): every waiter
+        looks again at what it waits for."""
+        waiters = self._waiters
+        if waiters:
+            self._waiters = ()
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     async def _wait(self):
-        waiter = self._waiter = asyncio.get_running_loop().create_future()
-        try:
-            await waiter
-        finally:
-            self._waiter = None
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters += (waiter,)
+        await waiter
 
     async def fill(self):
         """Wait until more has been added to buffer; EOFError once the client has closed."""
