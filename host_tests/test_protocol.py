@@ -699,3 +699,12 @@ for last in (b"1\\r\\nb\\r\\n0\\r\\n\\r\\n", b"0\\r\\n\\r\\n"):
 
 if __name__ == "__main__":
     main()
+
+
+def test_form_encoding_escapes_all_but_ascii_unreserved_and_reads_back():
+    from httpserver.forms import urlencode
+
+    # "²" is a digit to str.isdigit(): its UTF-8 bytes are escaped all the same.
+    text = urlencode([("a", "x²"), ("b c", "é-._~ +&=")])
+    assert text == "a=x%C2%B2&b+c=%C3%A9-._~+%2B%26%3D"
+    assert parse_query(text) == {"a": ["x²"], "b c": ["é-._~ +&="]}

@@ -23,10 +23,10 @@ def urlencode(pairs):
 def _quote(text):
     out = []
     for byte in str(text).encode():
-        char = chr(byte)
-        if char.isalpha() and byte < 128 or char.isdigit() or char in "-._~":
-            out.append(char)
-        elif char == " ":
+        # Compared as bytes: str.isdigit() also takes "²" (0xB2) and its kin.
+        if 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122 or byte in b"-._~":
+            out.append(chr(byte))
+        elif byte == 32:
             out.append("+")
         else:
             out.append("%%%02X" % byte)
