@@ -185,8 +185,10 @@ class Part(Reader):
                 if buffer[parts.start : parts.start + 2] != b"\r\n":
                     raise HTTPException(400, _MALFORMED)
                 end = buffer.find(b"\r\n\r\n", parts.start, parts.end)
-                # The block without the boundary line's CRLF and the empty line.
-                if (end < 0 and parts.end - parts.start > parts.max_header_size + 4) or (
+                # The block without the boundary line's CRLF and the empty line;
+                # while its end has not come: CRLF, the block and at most three
+                # bytes of the CRLF CRLF that ends it.
+                if (end < 0 and parts.end - parts.start > parts.max_header_size + 5) or (
                     end - parts.start - 2 > parts.max_header_size
                 ):
                     raise HTTPException(413, "multipart part header too large")

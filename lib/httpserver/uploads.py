@@ -35,7 +35,9 @@ def add_route(app, pattern, methods, handler, options):
     registered = handler
     options = dict(options)  # the decorator may be applied more than once
     stream = options.pop("stream", False)
-    limit = options.pop("max_body_size", None) or app.max_body_size
+    limit = options.pop("max_body_size", None)
+    if limit is None:  # 0 is a limit too: no body at all
+        limit = app.max_body_size
     if options:
         raise TypeError("unknown route options %s" % list(options))
     if stream:
@@ -186,6 +188,14 @@ class Body(Reader):
         self.conn = conn
         self.left = length  # bytes still to come; None: chunked
         self.limit = limit
+
+    async def read(self, size=-1):
+        if size < 0 and self.conn is None:
+            # The rest of a body in hand, as it is: no pieces to copy and join.
+            data = self.data[len(self.data) - self.left :]
+            self.left = 0
+            return data
+        return await Reader.read(self, size)
 
     async def readinto(self, view):
         """Fill view (a memoryview) from its start with the next bytes of
