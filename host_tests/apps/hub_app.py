@@ -55,9 +55,9 @@ async def stats(request):
 
 
 if ping_interval:  # only then: the module costs a small board's heap
-    from httpserver.websocket import WebSocketClosed, websocket
+    from httpserver.websocket import WebSocketClosed
 
-    @websocket(app, "/ws", ping_interval=ping_interval)
+    @app.websocket("/ws", ping_interval=ping_interval)
     async def echo(request, ws):
         try:
             while True:

@@ -109,11 +109,15 @@ class App:
         url_pattern: str,
         max_message_size: "int | None" = None,
         subprotocols: "Iterable[str] | None" = None,
+        **options: "Any",
     ) -> "Callable[[Handler], Handler]":
-        """Register async handler(request, ws, **path_params) for WebSocket at a GET route."""
+        """Register async handler(request, ws, **path_params) for WebSocket at a GET route.
+
+        options: ping_interval=N (seconds), see httpserver.websocket.websocket.
+        """
         from .websocket import websocket
 
-        return websocket(self, url_pattern, max_message_size, subprotocols)
+        return websocket(self, url_pattern, max_message_size, subprotocols, **options)
 
     def hub(self, path: str, **options: "Any") -> "Any":
         """A live-dashboard Hub (httpserver.hub) whose clients join at path,

@@ -15,8 +15,8 @@ async def session(request, ws, hub):
         await ws.close(1013, "too many clients")  # try again later
         return
     hub._sockets.append(ws)
-    # The keep-alive ends this task when the client stops answering.
-    ws._task = asyncio.current_task()
+    # The keep-alive ends this task (the connection's) when the client
+    # stops answering.
     listener = asyncio.create_task(_listen(hub, ws))
     try:
         welcome = hub.welcome(request) if hub.welcome else ()

@@ -144,9 +144,7 @@ class WebSocket:
     does the same and stops at the close.
     """
 
-    # The keep-alive's (class defaults: a connection without it holds neither).
-    _pinged = False  # our last ping is not answered yet
-    _task = None  # the task that the keep-alive ends when the client is gone
+    _pinged = False  # the keep-alive's last ping is not answered yet
 
     def __init__(
         self, request, connection=None, max_message_size=DEFAULT_MAX_MESSAGE_SIZE, subprotocol=None
@@ -326,7 +324,8 @@ class WebSocket:
     def keepalive(self):
         """One beat of the keep-alive: ping the client, or, when it has not
         answered the previous ping, close the connection (1006, "no answer to
-        ping") and cancel the task in _task. Whether the client is still there.
+        ping") and cancel the connection's task, which runs the handler.
+        Whether the client is still there.
 
         The pong counts only while something is reading (receive()).
         """
@@ -433,7 +432,6 @@ async def run(ws, handler, params, ping_interval=None):
     """Run a WebSocket handler to its end, closing the connection properly."""
     pinger = None
     if ping_interval:
-        ws._task = asyncio.current_task()
         from .wsping import ping_every  # loaded with the first such route
 
         pinger = asyncio.create_task(ping_every(ws, ping_interval))

@@ -15,8 +15,9 @@ def beat(ws):
         return True  # over ASGI: the server there pings
     if ws._pinged:
         ws._set_closed(ABNORMAL, "no answer to ping")
-        if ws._task is not None:
-            ws._task.cancel()
+        # The handler runs in the connection's own task: ended, it closes.
+        if ws._conn.task is not None:
+            ws._conn.task.cancel()
         return False
     ws._pinged = True
     # Written, not drained: a sender may be draining, and a client too slow
