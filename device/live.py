@@ -11,7 +11,6 @@ its page.
 """
 
 import asyncio
-import json
 import sys
 
 import status
@@ -25,7 +24,7 @@ def _publish():
     # one copy) for whoever joins next.
     global _published
     _published = status._ticks()
-    hub.publish(json.dumps(status.read()))
+    hub.publish(status.read())  # as JSON, encoded once by the hub
 
 
 def _welcome(request):
@@ -36,7 +35,7 @@ def _welcome(request):
     if _published is None or status._diff(status._ticks(), _published) >= interval * 1000:
         _publish()
     extra = [[key, label, unit] for key, label, unit, _ in status._extra]
-    return (("fields", json.dumps({"interval": interval, "extra": extra})),)
+    return (("fields", {"interval": interval, "extra": extra}),)
 
 
 async def _produce():
@@ -55,8 +54,11 @@ def set_led(on):
     wifi = sys.modules.get("wifi")
     if wifi is not None and getattr(wifi, "_led", None) is not None:
         wifi._led.set(on)
+    global _published
     if hub.clients:
         _publish()
+    else:
+        _published = None  # the latest reading has the old state: not for the next viewer
     return on
 
 
