@@ -13,6 +13,18 @@ import json
 
 import status
 
+_last = None  # the last update's outcome, as last_update shows it
+
+
+def _read_last():
+    global _last
+    try:
+        with open("update.d/result.json") as f:
+            result = json.load(f)
+        _last = "%s %s" % (result["version"], result["result"])
+    except (OSError, ValueError, KeyError):
+        _last = None
+
 
 def add(app, cfg):
     try:
@@ -22,14 +34,9 @@ def add(app, cfg):
         import httpserver
 
         version = httpserver.__version__
-    try:
-        with open("update.d/result.json") as f:
-            last = json.load(f)
-        last = "%s %s" % (last["version"], last["result"])
-    except (OSError, ValueError, KeyError):
-        last = None
+    _read_last()
     status.add_value("app_version", lambda: version, "App version")
-    status.add_value("last_update", lambda: last, "Last update")
+    status.add_value("last_update", lambda: _last, "Last update")
 
     # The bundle streams in (never whole in RAM); update_receive.py loads
     # only when one is posted. The real bounds are the free flash (507) and
@@ -53,5 +60,9 @@ def add(app, cfg):
     if update and update.trial:
         import asyncio
 
+        async def confirm():
+            await update.confirm_after(float(cfg.get("update_confirm_s", 5)))
+            _read_last()  # the trial's outcome, shown from now on
+
         # Queued now, run once the server runs: the app must serve that long.
-        asyncio.create_task(update.confirm_after(float(cfg.get("update_confirm_s", 5))))
+        asyncio.create_task(confirm())

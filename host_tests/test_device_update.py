@@ -223,7 +223,9 @@ def test_board_updates_to_version_2_and_keeps_it(vboard, compiled):  # noqa: F81
     assert result == {"version": "2.0", "from": "1.0", "result": "updated"}
     assert not (vb.flash / "update.d" / "old").exists()
     time.sleep(4.5)  # past the trial time: no reset, no rollback
-    assert status_of(port)["app_version"] == "2.0"
+    data = status_of(port)
+    assert data["app_version"] == "2.0"
+    assert data["last_update"] == "2.0 updated"  # the trial's outcome, without a reboot
 
 
 def test_version_that_fails_at_boot_is_rolled_back(vboard, compiled):  # noqa: F811
