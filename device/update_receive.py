@@ -20,6 +20,7 @@ from binascii import hexlify
 from hashlib import sha256
 
 from httpserver.response import HTTPException
+from httpserver.uploads import reader
 from updatefs import NEW, STATE, exists, is_dir, makedirs, rmtree, state, version, write_json
 
 MAGIC = b"HSBUNDLE1 "
@@ -158,6 +159,9 @@ async def _receive(request):
         raise HTTPException(400, "bad bundle manifest\n")
     del raw
     paths = []
+    # One buffer for the whole bundle: read() would allocate each piece.
+    body = reader(request)
+    view = memoryview(bytearray(2048))
     for entry in files:
         if not (isinstance(entry, list) and len(entry) == 2 and _valid_path(entry[0])):
             raise HTTPException(400, "bad file in the bundle: %s\n" % (entry,))
@@ -168,12 +172,13 @@ async def _receive(request):
         makedirs(NEW + path)
         with open(NEW + path, "wb") as f:
             while left:
-                chunk = await request.read(min(left, 2048))
-                if not chunk:
+                count = await body.readinto(view if left >= len(view) else view[:left])
+                if not count:
                     raise HTTPException(400, "the bundle ends early\n")
-                digest.update(chunk)
-                f.write(chunk)
-                left -= len(chunk)
+                piece = view if count == len(view) else view[:count]
+                digest.update(piece)
+                f.write(piece)
+                left -= count
     if await request.read(1):
         raise HTTPException(400, "data after the bundle's last file\n")
     if hexlify(digest.digest()) != expected:
@@ -238,13 +243,14 @@ async def receive_firmware(request, expected):
     block = bytearray(BLOCK)
     view = memoryview(block)
     number = filled = 0
+    body = reader(request)
     while True:
-        chunk = await request.read(BLOCK - filled)
-        if chunk:
-            digest.update(chunk)
-            view[filled : filled + len(chunk)] = chunk
-            filled += len(chunk)
-        if filled == BLOCK or not chunk and filled:
+        # Straight into the block: nothing allocated per piece.
+        count = await body.readinto(view[filled:])
+        if count:
+            digest.update(view[filled : filled + count])
+            filled += count
+        if filled == BLOCK or not count and filled:
             if (number + 1) * BLOCK > room:
                 raise HTTPException(413, "the image is larger than the %d B partition\n" % room)
             for i in range(filled, BLOCK):
@@ -252,7 +258,7 @@ async def receive_firmware(request, expected):
             part.writeblocks(number, block)
             number += 1
             filled = 0
-        if not chunk:
+        if not count:
             break
     if hexlify(digest.digest()).decode() != expected.lower():
         raise HTTPException(400, "SHA-256 mismatch: the image is damaged; the boot is unchanged\n")
