@@ -24,7 +24,8 @@ if pytest is not None:
     if str(LIB) not in sys.path:
         sys.path.insert(0, str(LIB))
 
-from httpserver.chunked import check_trailer, parse_chunk_size, read_chunked  # noqa: E402
+from httpserver.chunked import read_chunked  # noqa: E402
+from httpserver.chunkgrammar import check_trailer, parse_chunk_size  # noqa: E402
 from httpserver.errors import HTTPException  # noqa: E402
 from httpserver.head import parse_head  # noqa: E402
 from httpserver.protocol import (  # noqa: E402

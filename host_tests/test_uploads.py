@@ -8,26 +8,37 @@ and a 128K heap. The 1 MB uploads run against the smallest upload app
 they show that a body larger than the heap passes through in bounded RAM.
 """
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import socket
+import subprocess
+import sys
 import time
 
 import deploy  # its mpy-cross build, as for a board (tools/ is on the path: conftest)
 import pytest
-from conftest import LIB, RUNTIMES, start_server
+from conftest import LIB, REPO, RUNTIMES, Running, start_server
+
+sys.path.insert(0, os.path.join(REPO, "tools", "bench"))
+# The benchmark's ROMFS mount, so that both run the library from ROMFS alike.
+from run import ROM_MOUNT, VBOARD  # noqa: E402
 
 APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps")
 APP = os.path.join(APPS, "uploads_app.py")
 SMALL_APP = os.path.join(APPS, "uploads_small_app.py")
-# The issue asks for 64K. Measured on the 64-bit unix port: the small app
-# idles at 63.4K once the upload modules are loaded (the five-route
-# benchmark app alone needs 54K to serve). At 80K all three 1 MB uploads
-# passed in one run of six (a 50K warm-up first): the heap's fragmentation
-# varies with how the body's bytes arrive, and the multipart buffer or a
-# module finds no block. 88K passed every time (10 of 10).
-SMALL_HEAP = "88K"
+# The issue asks for 64K. Measured on the 64-bit unix port with the .mpy
+# files loaded into the heap: the small app idles at 65.2K once the upload
+# modules are loaded (its /mem answer included), so 64K cannot hold it. 78K
+# and 80K passed 5 of 5, 76K none (a chunk-size line finds no 512-byte
+# block); 84K leaves room for the heap's fragmentation, which varies with
+# how the body's bytes arrive.
+SMALL_HEAP = "84K"
+# With the library's .mpy files in a ROMFS image (bytecode runs from flash)
+# the same app idles at 44.5K: 58K passed 3 of 3, 56K none. The issue's 64K.
+ROMFS_HEAP = "64K"
 MEGABYTE = 1024 * 1024
 # Bytes the idle heap may have grown by after the large uploads (MicroPython).
 # Tables that grow once (dicts never shrink) and the conservative collector;
@@ -70,6 +81,36 @@ def small_server(request, tmp_path):
         options = {"heapsize": SMALL_HEAP, "env": board_build(tmp_path)}
     running = start_server(runtime, SMALL_APP, tmp_path, args=[folder], **options)
     running.runtime = runtime
+    running.folder = folder
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def romfs_server(tmp_path):
+    """The small app on MicroPython with the library in a ROMFS image, held
+    outside the heap as flash is (tools/vboard.py --host-romfs), mounted at
+    /rom as ROMFS firmware does."""
+    make_romfs = pytest.importorskip("mpremote.romfs").make_romfs
+    board_build(tmp_path / "build")
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints the tree
+        image = make_romfs(str(tmp_path / "build"), mpy_cross=False)
+    (tmp_path / "image.romfs").write_bytes(image)
+    folder = tmp_path / "files"
+    folder.mkdir()
+    start = "import sys\nsys.argv[1:] = [%r]\nexec(open(%r).read())\n" % (str(folder), SMALL_APP)
+    command = [sys.executable, str(VBOARD), "--host-romfs", str(tmp_path / "image.romfs")]
+    command += ["-X", "heapsize=" + ROMFS_HEAP, "-c", ROM_MOUNT + start]
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=str(tmp_path),
+        env=dict(os.environ, MICROPYPATH=".frozen:/rom/lib"),
+    )
+    running = Running(process)
+    running.runtime = "micropython"
     running.folder = folder
     yield running
     running.stop()
@@ -509,7 +550,17 @@ def test_request_form_reads_a_small_multipart_body_on_an_ordinary_route(server):
 
 
 def test_a_megabyte_saved_as_content_length_chunked_and_multipart_in_a_small_heap(small_server):
-    server = small_server
+    megabyte_uploads_in_bounded_ram(small_server)
+
+
+def test_a_megabyte_saved_in_64k_of_heap_with_the_library_in_romfs(romfs_server):
+    megabyte_uploads_in_bounded_ram(romfs_server)
+
+
+def megabyte_uploads_in_bounded_ram(server):
+    """Three 1 MB uploads (Content-Length, chunked, multipart with two
+    fields and a file) each saved with the right SHA-256, and the idle heap
+    as it was before them."""
     data = payload(MEGABYTE)
     expected = hashlib.sha256(data).hexdigest()
     length = "Content-Length: %d"

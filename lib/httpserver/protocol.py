@@ -154,8 +154,8 @@ def body_framing(headers, version):
     coding = headers.get("transfer-encoding")
     length = headers.get("content-length")
     if coding is not None:
-        # Few clients send one: its checks load with the chunked reader.
-        from .chunked import check_transfer_coding
+        # Few clients send one: its checks load when first needed.
+        from .chunkgrammar import check_transfer_coding
 
         check_transfer_coding(coding, length, version)
         return None

@@ -250,7 +250,7 @@ class Body(Reader):
                 # The CRLF after the previous chunk's data.
                 if await self._line(0, 400):
                     raise HTTPException(400)
-            from .chunked import check_trailer, parse_chunk_size
+            from .chunkgrammar import check_trailer, parse_chunk_size
 
             chunk = parse_chunk_size(await self._line(_MAX_CHUNK_LINE, 400))
             if not chunk:
