@@ -2,7 +2,18 @@
 # setup access point), so main.py finds the network up. See wifi.py. An
 # update waiting in update.d/ is switched in, tried or rolled back first.
 import gc
+import sys
 
+# Firmware with a ROMFS image puts /rom/lib before /lib on sys.path. An update
+# over the air writes its library to /lib (deploy --romfs leaves none there):
+# then /lib comes first, or the image's old library would run the new app.
+if "/rom/lib" in sys.path and "/lib" in sys.path:
+    try:
+        open("/lib/httpserver/__init__.mpy").close()
+        sys.path.remove("/lib")
+        sys.path.insert(sys.path.index("/rom/lib"), "/lib")
+    except OSError:
+        pass
 try:
     open("update.d/state.json").close()
 except OSError:

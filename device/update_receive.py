@@ -87,15 +87,14 @@ async def _restart(delay):
 
 
 # -- receiving -----------------------------------------------------------------
-async def _exact(request, size):
-    # Exactly size bytes of the body (they come in pieces), or a 400.
-    data = b""
-    while len(data) < size:
-        chunk = await request.read(size - len(data))
-        if not chunk:
+async def _fill(body, view):
+    # Exactly len(view) bytes of the body into view (they come in pieces), or a 400.
+    got = 0
+    while got < len(view):
+        count = await body.readinto(view[got:])
+        if not count:
             raise HTTPException(400, "the bundle ends early\n")
-        data += chunk
-    return data
+        got += count
 
 
 def _free_bytes():
@@ -138,7 +137,12 @@ async def receive(request):
 
 
 async def _receive(request):
-    head = await _exact(request, HEAD)
+    body = reader(request)
+    # One buffer for the head and then every file's pieces, made first, while
+    # the heap still has a block for it (read() would allocate each piece).
+    view = memoryview(bytearray(2048))
+    await _fill(body, view[:HEAD])
+    head = bytes(view[:HEAD])
     if head[:10] != MAGIC or head[-1:] != b"\n":
         raise HTTPException(400, "not an update bundle (make one with deploy.py --bundle)\n")
     expected = head[10:74]
@@ -149,7 +153,8 @@ async def _receive(request):
     if not 0 < size <= MANIFEST_MAX:
         raise HTTPException(400, "bad bundle manifest length\n")
     digest = sha256()
-    raw = await _exact(request, size)
+    raw = bytearray(size)  # at its exact size: no pieces to join
+    await _fill(body, memoryview(raw))
     digest.update(raw)
     try:
         manifest = json.loads(raw)
@@ -159,9 +164,6 @@ async def _receive(request):
         raise HTTPException(400, "bad bundle manifest\n")
     del raw
     paths = []
-    # One buffer for the whole bundle: read() would allocate each piece.
-    body = reader(request)
-    view = memoryview(bytearray(2048))
     for entry in files:
         if not (isinstance(entry, list) and len(entry) == 2 and _valid_path(entry[0])):
             raise HTTPException(400, "bad file in the bundle: %s\n" % (entry,))
@@ -179,7 +181,7 @@ async def _receive(request):
                 digest.update(piece)
                 f.write(piece)
                 left -= count
-    if await request.read(1):
+    if await body.readinto(view[:1]):
         raise HTTPException(400, "data after the bundle's last file\n")
     if hexlify(digest.digest()) != expected:
         raise HTTPException(400, "SHA-256 mismatch: the bundle is damaged; nothing changed\n")

@@ -63,7 +63,7 @@ def write_json(path, data):
     # Written beside and renamed: a power cut leaves the old or the new file.
     makedirs(path)
     with open(path + ".tmp", "w") as f:
-        f.write(json.dumps(data))
+        json.dump(data, f)  # in pieces: the state of a whole bundle is kilobytes
     move(path + ".tmp", path)
 
 

@@ -17,9 +17,10 @@ import time
 
 import deploy
 import pytest
-from conftest import LIB, REPO
-from test_deploy import free_port, vboard  # noqa: F401  (the virtual board fixture)
+from conftest import LIB, REPO, start_server
+from test_deploy import free_port, mpremote, vboard  # noqa: F401  (the virtual board fixture)
 from test_device_status import MAIN
+from test_romfs import deploy_to, repo_snapshot
 
 DEVICE = REPO / "device"
 TOKEN = "k3Zr0-long-random-update-token"
@@ -151,6 +152,34 @@ def test_bundle_is_staged_with_its_files_and_hash_checked(serve, tmp_path, runti
     assert "config.json" not in state["files"]
 
 
+def test_bundle_is_received_in_a_small_heap_with_the_app_compiled(tmp_path, compiled):
+    # The status app as deploy copies it (.mpy files in lib/ and beside
+    # main.py) on MicroPython: the update's code loads only when a bundle
+    # comes, and receives it through one 2K buffer. It needs a 108K heap
+    # (34K free before the bundle came; 130K before that buffer), the
+    # margin is for fragmentation.
+    for content, remote in compiled:
+        (tmp_path / remote).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / remote).write_bytes(content)
+    (tmp_path / "config.json").write_text(json.dumps({"http_port": 0, "update_token": TOKEN}))
+    server = start_server(
+        "micropython",
+        "main.py",
+        tmp_path,
+        args=("--host", "127.0.0.1", "--port", "0"),
+        env={"MICROPYPATH": ".frozen:lib:."},
+        heapsize="116K",
+    )
+    try:
+        # As from the page's Update section: the page and its status first.
+        for path in ("/", "/api/status"):
+            assert server.request("GET", path)[0] == 200
+        status, body = post(server, bundle(compiled, "2.0"))
+        assert status == 200 and json.loads(body)["staged"] == "2.0", body
+    finally:
+        server.stop()
+
+
 def test_firmware_update_elsewhere_than_an_esp32_is_not_implemented(serve, tmp_path, runtime):
     server = status_server(serve, tmp_path, runtime, update_token=TOKEN)
     path = "/api/update/firmware?sha256=" + hashlib.sha256(b"image").hexdigest()
@@ -278,6 +307,35 @@ def test_esp32_firmware_goes_to_the_next_partition_and_is_kept_once_confirmed(
     )
     result = json.loads((vb.flash / "update.d" / "result.json").read_text())
     assert result["result"] == "updated" and result["version"] == "ota_1"
+
+
+def test_board_running_from_romfs_runs_the_updated_library_not_the_image(
+    tmp_path,
+    vboard,  # noqa: F811
+    compiled,
+):
+    # deploy --romfs puts the library in the image, which the firmware puts
+    # on sys.path before /lib; an update writes the new library to /lib.
+    vb = vboard(BOARD, extra=["--romfs", "512K"])
+    deployed = deploy_to(tmp_path, vb, "--romfs", *repo_snapshot(tmp_path))
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    port = free_port()
+    (vb.flash / "config.json").write_text(json.dumps(board_config(port)))
+    vb.press_reset()
+    status_of(port)
+    status, body = post(port, bundle(compiled, "2.0"))
+    assert status == 200 and json.loads(body)["staged"] == "2.0", body
+    assert status_of(port, until=lambda d: d["app_version"] == "2.0")
+    deadline = time.monotonic() + 10
+    while (vb.flash / "update.d" / "state.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    result = json.loads((vb.flash / "update.d" / "result.json").read_text())
+    assert result["result"] == "updated", result
+    # The running app's own modules (mpremote stops it to ask).
+    loaded = mpremote(
+        vb.link, "exec", "import httpserver, status; print(httpserver.__file__, status.__file__)"
+    )
+    assert loaded.split() == ["/lib/httpserver/__init__.mpy", "status.mpy"], loaded
 
 
 def test_power_cut_half_way_through_the_switch_still_boots_the_whole_new_version(
