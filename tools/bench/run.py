@@ -565,14 +565,17 @@ def machine_info(env):
             env.mp,
             "-c",
             "import sys; v = sys.implementation.version; "
-            "print('%d.%d.%d' % v[:3] + ('-' + v[3] if len(v) > 3 and v[3] else ''))",
+            "print('%d.%d.%d' % v[:3] + ('-' + v[3] if len(v) > 3 and v[3] else '')"
+            " + (' (64-bit)' if sys.maxsize > 1 << 32 else ' (32-bit)'))",
         ],
         capture_output=True,
         text=True,
     ).stdout.strip()
-    wrkver = subprocess.run([env.wrk, "-v"], capture_output=True, text=True)
-    m = re.search(r"(\d+\.\d+\.\d+)", wrkver.stdout + wrkver.stderr)
-    wrkver = "wrk " + (m.group(1) if m else "?")
+    wrkver = "no wrk"
+    if env.wrk:
+        out = subprocess.run([env.wrk, "-v"], capture_output=True, text=True)
+        m = re.search(r"(\d+\.\d+\.\d+)", out.stdout + out.stderr)
+        wrkver = "wrk " + (m.group(1) if m else "?")
     try:
         commit = subprocess.run(
             ["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
@@ -674,7 +677,8 @@ def targets(res):
 def render_micropython(L, res, h, m):
     info = res["machine"]
     floor = res["micropython"].get(FLOOR, {})
-    L.append("**MicroPython unix port (64-bit), both libraries compiled with mpy-cross**")
+    bits = "32-bit" if "32-bit" in info["micropython"] else "64-bit"
+    L.append("**MicroPython unix port (%s), both libraries compiled with mpy-cross**" % bits)
     L.append("")
     L.append(
         "| | httpserver | microdot %s | ratio | %s (no library, no checks) |"
@@ -924,6 +928,11 @@ def main():
         help="directory holding the httpserver package (default: lib/)",
     )
     ap.add_argument(
+        "--micropython",
+        help="another MicroPython unix port to measure (a 32-bit build, say): memory "
+        "figures with .mpy in RAM only, as the ROMFS runs need the pip package's",
+    )
+    ap.add_argument(
         "--out",
         default=os.path.join(HERE, "results"),
         help="directory for latest.json, latest.md, latest.png",
@@ -936,11 +945,12 @@ def main():
         sys.exit("--libs: choose from %s" % ",".join(LIBS))
 
     env = Env(args)
-    missing = [
-        n
-        for n, p in (("micropython", env.mp), ("mpy-cross", env.mpy_cross), ("wrk", env.wrk))
-        if not p
-    ]
+    if args.micropython:
+        env.mp = shutil.which(args.micropython)
+    needed = [("micropython", env.mp), ("mpy-cross", env.mpy_cross)]
+    if not args.no_load:
+        needed.append(("wrk", env.wrk))
+    missing = [name for name, path in needed if not path]
     if "microdot" in libs and env.md_src is None:
         missing.append("microdot (pip install microdot==2.7.0)")
     if missing:
@@ -954,7 +964,14 @@ def main():
     try:
         if args.only != "cpython":
             run_micropython(
-                env, libs, res, duration, repeats, quick=args.quick, load=not args.no_load
+                env,
+                libs,
+                res,
+                duration,
+                repeats,
+                quick=args.quick,
+                load=not args.no_load,
+                rom=not args.micropython,
             )
         if args.only != "micropython" and not args.no_load:
             run_cpython(env, libs, res, duration, repeats, quick=args.quick)
@@ -981,7 +998,8 @@ def main():
         log("matplotlib missing: no plot")
     complete = not (args.quick or args.only or args.no_load or args.duration or args.repeats)
     defaults = all(
-        getattr(args, name) == ap.get_default(name) for name in ("out", "libs", "httpserver_path")
+        getattr(args, name) == ap.get_default(name)
+        for name in ("out", "libs", "httpserver_path", "micropython")
     )
     if complete and defaults:
         update_readme(md)
@@ -1008,7 +1026,7 @@ def update_readme(md):
     log("updated the table in README.md")
 
 
-def run_micropython(env, libs, res, duration, repeats, quick, load=True):
+def run_micropython(env, libs, res, duration, repeats, quick, load=True, rom=True):
     srcs = {"httpserver": env.hs_src, "microdot": env.md_src}
     for lib in libs:
         env.compile(lib, srcs[lib], LIBS[lib][1])
@@ -1024,7 +1042,7 @@ def run_micropython(env, libs, res, duration, repeats, quick, load=True):
         res["micropython"][lib] = r
     # The same figures with each library's .mpy files in a ROMFS image: bytecode
     # runs in place from "flash" (held outside the heap), as on ROMFS firmware.
-    for lib in libs:
+    for lib in libs if rom else ():
         if env.rom_image(lib) is None:
             log("mpremote missing: no ROMFS figures")
             break
