@@ -27,7 +27,30 @@ _URL = re.compile(rb"https?://[^\s:/]+:(\d+)")
 
 
 def micropython_binary():
-    return shutil.which("micropython")
+    # MICROPYTHON names another unix port, such as a 32-bit build (a board's
+    # word size: tools/bench/README.md), for the tests whose heap figures
+    # follow micropython_bits(); by default the pip package's.
+    return shutil.which(os.environ.get("MICROPYTHON", "micropython"))
+
+
+_bits = []
+
+
+def micropython_bits():
+    """32 or 64: the word size of the unix port the tests run."""
+    if not _bits:
+        binary = micropython_binary()
+        out = (
+            subprocess.run(
+                [binary, "-c", "import sys; print(64 if sys.maxsize > 1 << 32 else 32)"],
+                capture_output=True,
+                text=True,
+            ).stdout
+            if binary
+            else "64"
+        )
+        _bits.append(int(out.strip() or 64))
+    return _bits[0]
 
 
 def runtime_command(runtime, heapsize=None):
