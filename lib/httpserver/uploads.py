@@ -9,12 +9,11 @@
 #
 # Nothing of this is in the core, so that an app without such a route keeps
 # the core's heap and speed exactly: this module gives Request its stream()
-# and read(), and, when the app starts, its server the route lookup before a
-# body is read and the close after a body left unread.
+# and read(), and the app a server of its own (bodyserver.py) that looks the
+# route up before a body is read and closes after a body left unread.
 import asyncio
 
 from . import runtime
-from .protocol import body_framing
 from .request import Request
 from .response import HTTPException
 from .runtime import const
@@ -45,7 +44,7 @@ def add_route(app, pattern, methods, handler, options):
     routes = getattr(app, "_body_routes", None)
     if routes is None:
         routes = app._body_routes = {}  # handler -> (stream, limit)
-        app.on_startup(_hooks(app))
+        app._server_class = _server
     routes[handler] = (stream, limit)
     app._router.add(pattern, methods or ("GET",), handler)
     return registered
@@ -68,61 +67,12 @@ def _streamed(handler):
     return streamed
 
 
-def _hooks(app):
-    async def install():
-        # Set on the app's server itself when it starts (its class stays as
-        # it is): the route is found before a body is read, and a body left
-        # unread closes the connection after the answer.
-        server = app.server
-        read_plain = server._read_body
-        finish = server.finish
+def _server(app):
+    # The app's server class, loaded when it starts (after its collection,
+    # as the core's is: loaded with the routes, it cut up a board's heap).
+    from .bodyserver import BodyServer
 
-        async def read_body(conn, request):
-            length = body_framing(request.headers, request.http_version)
-            if length == 0:
-                return b""  # no body: no route to look up
-            try:
-                handler = app._router.resolve(request.method, request.path)[0]
-            except HTTPException:
-                handler = None  # the 404 or 405 comes with dispatch
-            options = app._body_routes.get(handler)
-            if options is None:
-                return await read_plain(conn, request)
-            stream, limit = options
-            if length is not None and length > limit:
-                raise HTTPException(413)
-            expect = request.headers.get("expect")
-            if expect is not None and expect.lower() != "100-continue":
-                raise HTTPException(417)
-            if not stream:
-                # Read whole before the handler, as the server does, with
-                # the route's limit.
-                if expect is not None:
-                    from .rare import expect as answer_expect
-
-                    await answer_expect(conn, request)
-                if length is not None:
-                    return await conn.read_exact(length)
-                from .chunked import read_chunked
-
-                return await read_chunked(conn, limit, app.max_head_size)
-            body = Body(conn, length, limit)
-            body.patience = server.patience_ms
-            body.max_trailer = app.max_head_size
-            body.expect = expect is not None and request.http_version == "HTTP/1.1"
-            request._reader = body
-            conn.unread = True  # until it has all been read
-            return b""
-
-        async def finish_closing(conn, response, method, version, connection, reusable):
-            if getattr(conn, "unread", False):
-                reusable = False  # what is left is never taken for a request
-            return await finish(conn, response, method, version, connection, reusable)
-
-        server._read_body = read_body
-        server.finish = finish_closing
-
-    return install
+    return BodyServer(app)
 
 
 def reader(request):
