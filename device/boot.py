@@ -7,13 +7,15 @@ import sys
 # Firmware with a ROMFS image puts /rom/lib before /lib on sys.path. An update
 # over the air writes its library to /lib (deploy --romfs leaves none there):
 # then /lib comes first, or the image's old library would run the new app.
-if "/rom/lib" in sys.path and "/lib" in sys.path:
-    try:
-        open("/lib/httpserver/__init__.mpy").close()
+if "/rom/lib" in sys.path and "/lib" in sys.path[sys.path.index("/rom/lib") :]:
+    for name in ("/lib/httpserver/__init__.mpy", "/lib/httpserver/__init__.py"):
+        try:
+            open(name).close()
+        except OSError:
+            continue
         sys.path.remove("/lib")
         sys.path.insert(sys.path.index("/rom/lib"), "/lib")
-    except OSError:
-        pass
+        break
 try:
     open("update.d/state.json").close()
 except OSError:

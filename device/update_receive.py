@@ -97,6 +97,13 @@ async def _fill(body, view):
         got += count
 
 
+def _json(view):
+    try:
+        return json.loads(view)  # MicroPython's json parses a memoryview in place
+    except TypeError:
+        return json.loads(bytes(view))  # CPython's takes bytes, not a memoryview
+
+
 def _free_bytes():
     try:
         st = os.statvfs("/")
@@ -140,7 +147,7 @@ async def _receive(request):
     body = reader(request)
     # One buffer for the head and then every file's pieces, made first, while
     # the heap still has a block for it (read() would allocate each piece).
-    view = memoryview(bytearray(2048))
+    view = body.view = memoryview(bytearray(2048))  # settle() drops a refused rest with it
     await _fill(body, view[:HEAD])
     head = bytes(view[:HEAD])
     if head[:10] != MAGIC or head[-1:] != b"\n":
@@ -153,11 +160,13 @@ async def _receive(request):
     if not 0 < size <= MANIFEST_MAX:
         raise HTTPException(400, "bad bundle manifest length\n")
     digest = sha256()
-    raw = bytearray(size)  # at its exact size: no pieces to join
-    await _fill(body, memoryview(raw))
+    # Read into the buffer when it fits (a bundle of the whole app has a
+    # manifest of about 2K): a second block of that size may not be free.
+    raw = view[:size] if size <= len(view) else memoryview(bytearray(size))
+    await _fill(body, raw)
     digest.update(raw)
     try:
-        manifest = json.loads(raw)
+        manifest = _json(raw)
         new_version = str(manifest["version"])
         files = manifest["files"]
     except (ValueError, KeyError, TypeError):

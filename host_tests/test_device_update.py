@@ -136,6 +136,41 @@ def test_wrong_hash_is_refused_and_nothing_changes(serve, tmp_path, runtime, com
     assert server.alive()
 
 
+def test_bundle_cut_short_or_followed_by_more_or_with_a_bad_manifest_is_refused(
+    serve, tmp_path, runtime, compiled
+):
+    server = status_server(serve, tmp_path, runtime, update_token=TOKEN)
+    before = flash_files(tmp_path)
+    data = bundle(compiled, "2.0")
+
+    def bad_manifest(manifest):
+        return b"HSBUNDLE1 %s %08d\n%s" % (b"0" * 64, len(manifest), manifest)
+
+    for body, reason in (
+        (data[:50], "the bundle ends early"),  # in its head
+        (data[:-10], "the bundle ends early"),  # in its last file
+        (data + b"!", "data after the bundle's last file"),
+        (bad_manifest(b'{"version": "2.0", "files":'), "bad bundle manifest"),
+        (bad_manifest(b"\xff\xfe"), "bad bundle manifest"),
+        (data[:75] + b"99999999" + data[83:], "bad bundle manifest length"),
+    ):
+        for chunked in (False, True):
+            status, answer = post(server, body, chunked=chunked)
+            assert (status, json.loads(answer)["error"].strip()) == (400, reason), answer
+    assert flash_files(tmp_path) == before
+    assert server.alive()
+
+
+def test_bundle_with_a_manifest_larger_than_the_receive_buffer_is_staged(serve, tmp_path, runtime):
+    files = [(b"%d" % i, "www/page%03d.txt" % i) for i in range(120)]
+    data = deploy.bundle_bytes(files, "3.0")
+    assert int(data[75:83]) > 2048  # the manifest: more than the 2K buffer
+    server = status_server(serve, tmp_path, runtime, update_token=TOKEN, update_restart_s=30)
+    status, body = post(server, data)
+    assert status == 200 and json.loads(body)["staged"] == "3.0", body
+    assert (tmp_path / "update.d" / "new" / "www" / "page119.txt").read_bytes() == b"119"
+
+
 def test_bundle_is_staged_with_its_files_and_hash_checked(serve, tmp_path, runtime, compiled):
     server = status_server(serve, tmp_path, runtime, update_token=TOKEN, update_restart_s=30)
     data = bundle(compiled, "2.0")
@@ -154,11 +189,11 @@ def test_bundle_is_staged_with_its_files_and_hash_checked(serve, tmp_path, runti
 
 def test_bundle_is_received_in_a_small_heap_with_the_app_compiled(tmp_path, compiled):
     # The status app as deploy copies it (.mpy files in lib/ and beside
-    # main.py) on MicroPython: the update's code loads only when a bundle
-    # comes, and receives it through one 2K buffer. It needs a 108K heap
-    # (34K free before the bundle came; 130K before that buffer), and 80K
-    # at a board's word size (MICROPYTHON=a 32-bit build): a plain ESP32
-    # has about 100K. The margin is for fragmentation.
+    # main.py) on MicroPython, after it served its page: the update's code
+    # loads only when a bundle comes, and receives it through one 2K buffer.
+    # Measured on the 64-bit port: 116K passes, 112K not; at a board's word
+    # size (MICROPYTHON=a 32-bit build) 84K passes, 80K not, where a plain
+    # ESP32 has about 100K. The margin is for fragmentation.
     for content, remote in compiled:
         (tmp_path / remote).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / remote).write_bytes(content)
@@ -169,7 +204,7 @@ def test_bundle_is_received_in_a_small_heap_with_the_app_compiled(tmp_path, comp
         tmp_path,
         args=("--host", "127.0.0.1", "--port", "0"),
         env={"MICROPYPATH": ".frozen:lib:."},
-        heapsize="88K" if micropython_bits() == 32 else "116K",
+        heapsize="92K" if micropython_bits() == 32 else "124K",
     )
     try:
         # As from the page's Update section: the page and its status first.
@@ -330,6 +365,7 @@ def test_board_running_from_romfs_runs_the_updated_library_not_the_image(
     deadline = time.monotonic() + 10
     while (vb.flash / "update.d" / "state.json").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
+    assert not (vb.flash / "update.d" / "state.json").exists(), "the trial did not end"
     result = json.loads((vb.flash / "update.d" / "result.json").read_text())
     assert result["result"] == "updated", result
     # The running app's own modules (mpremote stops it to ask).

@@ -1,6 +1,6 @@
 # The smallest upload app, for test_uploads.py's 1 MB uploads in a small
-# heap: a streamed body saved, a multipart form with its file saved, and
-# /mem, the heap after a collection.
+# heap: a streamed body saved, a multipart form with its file saved, /mem,
+# the heap after a collection, and /modules, the modules loaded.
 #
 #   <runtime> uploads_small_app.py FOLDER
 import gc
@@ -35,6 +35,11 @@ async def mem(request):
     gc.collect()
     gc.collect()
     return {"alloc": gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0}
+
+
+@app.get("/modules")
+async def modules(request):
+    return {"modules": sorted(sys.modules)}
 
 
 app.run(host="127.0.0.1", port=0)

@@ -45,7 +45,7 @@ class App:
     host: "str | None" = None  # where the server listens, once it does
     port: "int | None" = None
     server = None
-    _server_class = None  # or what makes the server (uploads.py's, for body options)
+    _make_server = None  # or what makes the server (uploads.py's, for body options)
     # Hooks and error handlers: empty tuples until something is registered
     # (an app with none holds no containers for them).
     _before = _after = _startup = _shutdown = _class_handlers = ()
@@ -234,7 +234,7 @@ class App:
         gc.collect()
         from .server import Server
 
-        self.server = (self._server_class or Server)(self)
+        self.server = (self._make_server or Server)(self)
         try:
             await self.server.serve(host, port, ssl, socket)
         except BaseException as exc:

@@ -44,7 +44,7 @@ def add_route(app, pattern, methods, handler, options):
     routes = getattr(app, "_body_routes", None)
     if routes is None:
         routes = app._body_routes = {}  # handler -> (stream, limit)
-        app._server_class = _server
+        app._make_server = _server
     routes[handler] = (stream, limit)
     app._router.add(pattern, methods or ("GET",), handler)
     return registered
@@ -68,8 +68,8 @@ def _streamed(handler):
 
 
 def _server(app):
-    # The app's server class, loaded when it starts (after its collection,
-    # as the core's is: loaded with the routes, it cut up a board's heap).
+    # The app's server, of a class loaded when the app starts (after its
+    # collection, as the core's: loaded with the routes, it cut up the heap).
     from .bodyserver import BodyServer
 
     return BodyServer(app)

@@ -1,21 +1,22 @@
 #!/usr/bin/env python3
-"""The heap floor of httpserver's serving path: what lazy loading could reach.
+"""An estimate of the heap floor of httpserver's serving path, function by function.
 
     python tools/bench/floor.py     # about 10 seconds
 
 Runs the benchmark's five-route app once on MicroPython with every function of
 the package instrumented, to learn which ones an ordinary request calls (the
-benchmark's request mix, on new and kept-alive connections). Then it builds the
-floor: a copy of the package without any method that was never called, and with
-every module-level function that was never called emptied (module-level code
-may name it, so its object stays). Both are measured with the benchmark's own
-method: heap of the running app and the smallest heap that serves 200 requests,
-with the .mpy files in RAM and in a ROMFS image.
+benchmark's request mix, on new and kept-alive connections). Then it builds a
+copy of the package without any method that was never called, and with every
+module-level function that was never called emptied (module-level code may
+name it, so its object stays). Both are measured in the same run with the
+benchmark's own method: heap of the running app and the smallest heap that
+serves 200 requests, with the .mpy files in RAM and in a ROMFS image.
 
-Loading rare code later (the way the core already loads chunked bodies, Expect,
-TLS, WebSocket and error paths) cannot take the package below the floor: the
-floor loads only what an ordinary request runs. A target under the floor needs
-the code that runs to be smaller, not more of it to load later.
+The copy still holds the rare branches inside the functions that are called,
+the module-level tables, the classes and the empty stand-ins, so it estimates
+the floor from above: loading whole functions later (the way the core already
+loads chunked bodies, Expect, TLS, WebSocket and error paths) cannot go below
+it; moving branches and data out of the functions that run could, a little.
 """
 
 import argparse
@@ -23,7 +24,6 @@ import ast
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 
@@ -48,10 +48,10 @@ class Rewriter(ast.NodeTransformer):
     def __init__(self, module, hits):
         self.module = module
         self.hits = hits
-        self.scope = []  # enclosing class and function names
+        self.scope = []  # (name, is a class) of each enclosing class and function
 
     def visit_ClassDef(self, node):
-        self.scope.append(node.name)
+        self.scope.append((node.name, True))
         self.generic_visit(node)  # a method returned as None leaves the class
         self.scope.pop()
         node.body = node.body or [ast.Pass()]
@@ -63,9 +63,10 @@ class Rewriter(ast.NodeTransformer):
         return node
 
     def visit_FunctionDef(self, node):
-        name = "%s:%s" % (self.module, ".".join(self.scope + [node.name]))
-        in_class = bool(self.scope) and self.scope[-1][:1].isupper()
-        self.scope.append(node.name)
+        qualified = [outer for outer, _ in self.scope] + [node.name]
+        name = "%s:%s" % (self.module, ".".join(qualified))
+        in_class = bool(self.scope) and self.scope[-1][1]
+        self.scope.append((node.name, False))
         self.generic_visit(node)
         self.scope.pop()
         body = node.body
@@ -130,11 +131,12 @@ def measure(env, label, source_root, placements):
     """Running heap and smallest serving heap, .mpy in RAM (and in ROMFS)."""
     env.hs_src = source_root
     env.compile("httpserver", source_root, "httpserver")
-    env.rom_image("httpserver")
+    if True in placements and env.rom_image("httpserver") is None:
+        raise SystemExit("the ROMFS figures need mpremote (pip install -e '.[bench]')")
     figures = {}
     for rom in placements:
         memory = run.mp_memory(env, "httpserver", 1, rom=rom)
-        serving = run.smallest_heap(env, "httpserver", lo=8, hi=128, rom=rom)
+        serving = run.smallest_heap(env, "httpserver", lo=8, hi=128, confirm=2, rom=rom)
         figures[rom] = (memory["app_heap"], serving)
         where = "ROMFS" if rom else ".mpy in RAM"
         run.log("  %s, %s: running %d B, serves in %dK" % (label, where, *figures[rom]))
@@ -169,12 +171,7 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(env.tmp, ignore_errors=True)
-    bits = subprocess.run(
-        [env.mp, "-c", "import sys; print(64 if sys.maxsize > 1 << 32 else 32)"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    print("| figure (%s-bit unix port) | package | floor |" % bits)
+    print("| figure (%d-bit unix port) | package | floor (estimate) |" % run.word_bits(env.mp))
     print("|---|---:|---:|")
     for rom, where in ((False, ".mpy in RAM"), (True, "ROMFS"))[: len(placements)]:
         print("| %s: running heap | %d | %d |" % (where, package[rom][0], floor[rom][0]))

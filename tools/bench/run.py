@@ -552,6 +552,16 @@ def fmt_bytes(n):
     return "–" if n is None else "{:,}".format(n)
 
 
+def word_bits(micropython):
+    """32 or 64: the word size of a MicroPython unix port."""
+    out = subprocess.run(
+        [micropython, "-c", "import sys; print(64 if sys.maxsize > 1 << 32 else 32)"],
+        capture_output=True,
+        text=True,
+    )
+    return int(out.stdout.strip())
+
+
 def machine_info(env):
     cpu = platform.processor() or "?"
     try:
@@ -565,12 +575,12 @@ def machine_info(env):
             env.mp,
             "-c",
             "import sys; v = sys.implementation.version; "
-            "print('%d.%d.%d' % v[:3] + ('-' + v[3] if len(v) > 3 and v[3] else '')"
-            " + (' (64-bit)' if sys.maxsize > 1 << 32 else ' (32-bit)'))",
+            "print('%d.%d.%d' % v[:3] + ('-' + v[3] if len(v) > 3 and v[3] else ''))",
         ],
         capture_output=True,
         text=True,
     ).stdout.strip()
+    mpver += " (%d-bit)" % word_bits(env.mp)
     wrkver = "no wrk"
     if env.wrk:
         out = subprocess.run([env.wrk, "-v"], capture_output=True, text=True)
