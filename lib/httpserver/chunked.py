@@ -2,11 +2,10 @@
 # clients send them, so this loads (and costs heap) with the first one.
 import gc
 
-from .chunkgrammar import check_trailer, parse_chunk_size
+from .chunkgrammar import MAX_CHUNK_LINE, check_trailer, parse_chunk_size
 from .protocol import bad_request
 from .response import HTTPException
 
-_MAX_CHUNK_LINE = 256
 # Heap a read needs (MicroPython reads 512 bytes and may grow the buffer by
 # as much): held free while a body is kept.
 _ROOM = 1536
@@ -25,7 +24,7 @@ async def read_chunked(conn, max_body_size, max_head_size):
     try:
         total = 0
         while True:
-            size = parse_chunk_size(await body.line(_MAX_CHUNK_LINE, 400))
+            size = parse_chunk_size(await body.line(MAX_CHUNK_LINE, 400))
             if size == 0:
                 break
             total += size

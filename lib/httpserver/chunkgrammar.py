@@ -6,6 +6,8 @@ from .protocol import HEX_DIGITS, bad_request, has_control, is_token
 from .response import HTTPException
 
 _MAX_CHUNK_SIZE_DIGITS = 8
+# Longest chunk-size line taken, extensions included (readers: 400 past it).
+MAX_CHUNK_LINE = 256
 
 
 def check_transfer_coding(coding, length, version):

@@ -23,7 +23,6 @@ _READING = const(1)
 _HANDLING = const(2)
 # A piece of the body that read() and stream() hand out is at most this large.
 _CHUNK = const(2048)
-_MAX_CHUNK_LINE = const(256)
 # errno's ENOSPC, the same number on Linux, lwIP's boards and littlefs/FAT.
 _ENOSPC = const(28)
 
@@ -200,9 +199,9 @@ class Body(Reader):
                 # The CRLF after the previous chunk's data.
                 if await self._line(0, 400):
                     raise HTTPException(400)
-            from .chunkgrammar import check_trailer, parse_chunk_size
+            from .chunkgrammar import MAX_CHUNK_LINE, check_trailer, parse_chunk_size
 
-            chunk = parse_chunk_size(await self._line(_MAX_CHUNK_LINE, 400))
+            chunk = parse_chunk_size(await self._line(MAX_CHUNK_LINE, 400))
             if not chunk:
                 trailer = 0
                 while True:
