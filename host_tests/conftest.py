@@ -192,13 +192,18 @@ def as_on_a_board(runtime, folder, short_paths=False):
 def start_server(runtime, script, cwd, *, args=(), env=None, heapsize=None, pythonpath=()):
     """Start a script under runtime and wait until it serves; returns Running."""
     command = runtime_command(runtime, heapsize) + [str(script)] + [str(a) for a in args]
+    return start_command(command, cwd, runtime_env(runtime, pythonpath, env))
+
+
+def start_command(command, cwd, env):
+    """Start a server's whole command line and wait until it serves; returns Running."""
     process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         cwd=str(cwd),
-        env=runtime_env(runtime, pythonpath, env),
+        env=env,
     )
     return Running(process)
 

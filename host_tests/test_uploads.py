@@ -14,13 +14,12 @@ import io
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 
 import deploy  # its mpy-cross build, as for a board (tools/ is on the path: conftest)
 import pytest
-from conftest import LIB, REPO, RUNTIMES, Running, micropython_bits, start_server
+from conftest import LIB, REPO, RUNTIMES, micropython_bits, start_command, start_server
 
 sys.path.insert(0, os.path.join(REPO, "tools", "bench"))
 # The benchmark's ROMFS mount, so that both run the library from ROMFS alike.
@@ -103,15 +102,7 @@ def romfs_server(tmp_path):
     start = "import sys\nsys.argv[1:] = [%r]\nexec(open(%r).read())\n" % (str(folder), SMALL_APP)
     command = [sys.executable, str(VBOARD), "--host-romfs", str(tmp_path / "image.romfs")]
     command += ["-X", "heapsize=" + ROMFS_HEAP, "-c", ROM_MOUNT + start]
-    process = subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=str(tmp_path),
-        env=dict(os.environ, MICROPYPATH=".frozen:/rom/lib"),
-    )
-    running = Running(process)
+    running = start_command(command, tmp_path, dict(os.environ, MICROPYPATH=".frozen:/rom/lib"))
     running.runtime = "micropython"
     running.folder = folder
     yield running
