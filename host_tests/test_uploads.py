@@ -539,6 +539,12 @@ def test_request_form_reads_a_small_multipart_body_on_an_ordinary_route(server):
     assert exchange(server, request + urlencoded)[2] == {"a": ["1"], "b": ["x y"]}
 
 
+def test_request_form_of_a_multipart_body_can_be_read_again_and_leaves_the_body(server):
+    body = field("name", b"board") + closing()
+    status, _, reply = exchange(server, multipart("/small-form-twice", body))
+    assert (status, reply) == (200, {"same": True, "body": len(body)})
+
+
 # ------------------------------------------------------- 1 MB in a small heap
 
 

@@ -136,6 +136,12 @@ async def small_form(request):
     return request.form()
 
 
+@app.post("/small-form-twice")
+async def small_form_twice(request):
+    first = request.form()
+    return {"same": request.form() == first, "body": len(await request.read())}
+
+
 @app.get("/mem")
 async def mem(request):
     gc.collect()

@@ -14,7 +14,7 @@
 #               await part.save("/data/" + part.filename)
 from .response import HTTPException
 from .runtime import const
-from .uploads import Reader, reader, save
+from .uploads import Reader, in_hand, reader, save
 
 # A body that ends without its final boundary, a part without a name, and
 # other malformed input: 400. Over a limit: 413.
@@ -56,7 +56,18 @@ def _parameters(text):
     return result
 
 
-def parts(request, max_parts=32, max_header_size=1024, max_field_size=4096):
+# Default limits of parts() (also what request.form() parses with).
+_MAX_PARTS = const(32)
+_MAX_HEADER_SIZE = const(1024)
+_MAX_FIELD_SIZE = const(4096)
+
+
+def parts(
+    request,
+    max_parts=_MAX_PARTS,
+    max_header_size=_MAX_HEADER_SIZE,
+    max_field_size=_MAX_FIELD_SIZE,
+):
     """The parts of a multipart/form-data request body, as they arrive:
     `async for part in parts(request)`.
 
@@ -69,10 +80,14 @@ def parts(request, max_parts=32, max_header_size=1024, max_field_size=4096):
     not multipart/form-data, is malformed or ends without its final
     boundary, 400.
     """
+    return _parts(request, reader(request), max_parts, max_header_size, max_field_size)
+
+
+def _parts(request, body, *limits):
     boundary = boundary_of(request.headers.get("content-type", ""))
     if boundary is None:
         raise HTTPException(400, "not multipart/form-data")
-    return Parts(reader(request), boundary.encode(), max_parts, max_header_size, max_field_size)
+    return Parts(body, boundary.encode(), *limits)
 
 
 class Parts:
@@ -264,8 +279,11 @@ def form(request):
     route): the fields as a dict of lists of str; file parts are left out."""
     fields = {}
     # Nothing here waits: the body is in hand, so the parse runs to its end
-    # at the first step.
-    parsing = _fields(parts(request), fields)
+    # at the first step. A reader of its own: the request's stays unread, so
+    # form() may be called again and read() still gives the body.
+    body = in_hand(request.body)
+    limits = _MAX_PARTS, _MAX_HEADER_SIZE, _MAX_FIELD_SIZE
+    parsing = _fields(_parts(request, body, *limits), fields)
     try:
         parsing.send(None)
     except StopIteration:

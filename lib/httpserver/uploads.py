@@ -78,9 +78,15 @@ def reader(request):
     """The request's body reader: the connection's on a streamed route,
     else one over the body in hand (ordinary routes, the test client, ASGI)."""
     if request._reader is None:
-        request._reader = Body(None, len(request.body), len(request.body))
-        request._reader.data = request.body
+        request._reader = in_hand(request.body)
     return request._reader
+
+
+def in_hand(data):
+    """A reader over bytes already received, from their start."""
+    body = Body(None, len(data), len(data))
+    body.data = data
+    return body
 
 
 class Reader:
