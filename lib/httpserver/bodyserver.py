@@ -43,7 +43,6 @@ class BodyServer(Server):
 
             return await read_chunked(conn, limit, app.max_head_size)
         body = Body(conn, length, limit)
-        body.patience = self.patience_ms
         body.max_trailer = app.max_head_size
         body.expect = expect is not None and request.http_version == "HTTP/1.1"
         request._reader = body

@@ -58,12 +58,18 @@ def _streamed(handler):
         except MemoryError:
             raise  # no room to read on: the server answers 503 and closes
         except Exception:
-            await reader(request).settle()
+            await _settle(request)
             raise
-        await reader(request).settle()
+        await _settle(request)
         return response
 
     return streamed
+
+
+async def _settle(request):
+    # Only a body still on the connection has anything to drop.
+    if request._reader is not None:
+        await request._reader.settle()
 
 
 def _server(app):
@@ -147,7 +153,9 @@ class Body(Reader):
     async def read(self, size=-1):
         if size < 0 and self.conn is None:
             # The rest of a body in hand, as it is: no pieces to copy and join.
-            data = self.data[len(self.data) - self.left :]
+            data = self.data
+            if self.left < len(data):  # (a slice of all of it is a copy on a board)
+                data = data[len(data) - self.left :]
             self.left = 0
             return data
         return await Reader.read(self, size)
@@ -193,8 +201,9 @@ class Body(Reader):
         if self.conn is None or self.done or self.failed or self.expect:
             # Expect: the client was never told to send the body.
             return
+        view = self.view or memoryview(bytearray(512))  # one, for every piece
         try:
-            while await self.readinto(self.view or memoryview(bytearray(512))):
+            while await self.readinto(view):
                 pass
         except HTTPException:
             pass
@@ -247,7 +256,7 @@ class Body(Reader):
         no view more input into conn.buffer; under read_timeout: 408 when it
         is up, 400 when the client goes away."""
         conn = self.conn
-        conn.enter(_READING, self.patience)
+        conn.enter(_READING, conn.patience_ms)
         try:
             if view is None:
                 await conn.fill()
