@@ -189,14 +189,10 @@ def conditional(request, response):
 
 def _directory_redirect(request):
     # Without the slash, the relative links of the folder's index.html
-    # would resolve against the parent folder. The decoded path is quoted
-    # back, byte by byte (a loop over str would make each character an object).
-    location = bytearray()
-    for byte in (request.path + "/").encode():
-        if 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122 or byte in _PATH_SAFE:
-            location.append(byte)
-        else:
-            location += b"%%%02X" % byte
+    # would resolve against the parent folder. The decoded path is quoted back.
+    from .forms import quote
+
+    location = quote(request.path + "/", _PATH_SAFE)
     if request.query_string:
         location += b"?" + request.query_string.encode()
     return Response(b"", 301, {"Location": location.decode()})

@@ -17,17 +17,26 @@ def urlencode(pairs):
     """The application/x-www-form-urlencoded text of (name, value) pairs, as
     a browser's form sends it (what parse_query reads back): unreserved
     bytes as they are, a space as +, the rest as %XX."""
-    return "&".join(_quote(name) + "=" + _quote(value) for name, value in pairs)
+    return "&".join(
+        quote(str(name), b"-._~", True).decode() + "=" + quote(str(value), b"-._~", True).decode()
+        for name, value in pairs
+    )
 
 
-def _quote(text):
-    out = []
-    for byte in str(text).encode():
-        # Compared as bytes: str.isdigit() also takes "²" (0xB2) and its kin.
-        if 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122 or byte in b"-._~":
-            out.append(chr(byte))
-        elif byte == 32:
-            out.append("+")
+def quote(text, safe, plus=False):
+    """text percent-encoded byte by byte, as a bytearray: ASCII letters and
+    digits and the bytes in safe as they are; with plus, a space as +.
+
+    Compared as bytes (str.isdigit() also takes "²" and its kin), and built
+    in a bytearray: a loop over str, or chr() of each byte, would make each
+    character an object, which MicroPython also interns for good.
+    """
+    out = bytearray()
+    for byte in text.encode():
+        if 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122 or byte in safe:
+            out.append(byte)
+        elif byte == 32 and plus:
+            out.append(43)
         else:
-            out.append("%%%02X" % byte)
-    return "".join(out)
+            out += b"%%%02X" % byte
+    return out
