@@ -329,7 +329,7 @@ class Server:
         conn.enter(_READING, self.patience_ms)
         while True:
             buffer = conn.buffer
-            while buffer[:2] == b"\r\n":
+            while buffer.startswith(b"\r\n"):
                 # RFC 9112 2.2: ignore empty lines before a request.
                 buffer = conn.buffer = buffer[2:]
             end = buffer.find(b"\r\n")
@@ -394,10 +394,10 @@ class Server:
             conn.buffer = buffer[pos:]  # the line still arriving
             await conn.fill()
             buffer, pos = conn.buffer, 0
-        rest = buffer[pos + 2 :]
+        pos += 2
         # A body is handed on as bytes; nothing, as the one empty bytes (an
         # empty slice is an object of its own, kept by an idle connection).
-        conn.buffer = bytes(rest) if rest else b""
+        conn.buffer = bytes(buffer[pos:]) if pos < len(buffer) else b""
         check_host(headers, version)
         return headers
 
