@@ -17,6 +17,7 @@ except ImportError:  # run as a script by MicroPython: see main()
     pytest = None
 
 if pytest is not None:
+    import socket
     import subprocess
 
     from conftest import LIB, REPO, runtime_command, runtime_env
@@ -685,6 +686,51 @@ for last in (b"1\\r\\nb\\r\\n0\\r\\n\\r\\n", b"0\\r\\n\\r\\n"):
             timeout=60,
         )
         assert out.stdout.split() == expected, out.stdout + out.stderr
+
+    CANCELLED_DRAIN = """
+import asyncio, socket, sys
+from httpserver import runtime
+
+async def main():
+    address = socket.getaddrinfo("127.0.0.1", int(sys.argv[1]))[0][-1]
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(address)
+    listener.listen(1)
+    client = socket.socket()  # connects and never reads
+    client.connect(address)
+    accepted = listener.accept()[0]
+    accepted.setblocking(False)
+    channel = runtime.Channel(accepted)
+    channel.patience_ms = 60000
+    channel.write(bytes(8 << 20))  # more than the socket takes
+    draining = asyncio.create_task(channel.drain())
+    await asyncio.sleep(0.1)
+    print(channel.write_deadline is not None)  # waiting for the client
+    draining.cancel()
+    await asyncio.sleep(0.05)
+    print(channel.write_deadline)  # another writer may drain now
+
+asyncio.run(main())
+"""
+
+    def test_a_cancelled_drain_leaves_no_write_in_progress(tmp_path):
+        """A WebSocket's second writer (a hub's reader answering a ping)
+        starts a drain only when none is running: one cancelled half way
+        must not look as if it still were."""
+        script = tmp_path / "cancelled_drain.py"
+        script.write_text(CANCELLED_DRAIN)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        out = subprocess.run(
+            runtime_command("micropython", "32M") + [str(script), str(port)],
+            env=runtime_env("micropython"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.stdout.split() == ["True", "None"], out.stdout + out.stderr
 
     def test_the_rules_hold_under_micropython():
         env = runtime_env("micropython", [REPO / "host_tests"])

@@ -139,13 +139,17 @@ class Channel:
             return
         sock = self.sock
         self.write_deadline = ticks_ms() + self.patience_ms
-        while self.unsent:
-            yield _io_queue.queue_write(sock)
-            count = sock.write(self.unsent)
-            if count:
-                self.unsent = self.unsent[count:]
-                self.write_deadline = ticks_ms() + self.patience_ms
-        self.write_deadline = None
+        try:
+            while self.unsent:
+                yield _io_queue.queue_write(sock)
+                count = sock.write(self.unsent)
+                if count:
+                    self.unsent = self.unsent[count:]
+                    self.write_deadline = ticks_ms() + self.patience_ms
+        finally:
+            # Also when cancelled: a deadline left set says a drain is
+            # running, and another writer (a WebSocket's) would not start one.
+            self.write_deadline = None
         self.unsent = b""
 
     async def close(self, abort=False):
