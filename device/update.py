@@ -2,7 +2,7 @@
 update.d/state.json exists. A staged version is switched in (the live files
 to update.d/old/, the new ones into place) and the board restarts; the boot
 after that arms a timer, and the new version must confirm() it is healthy
-(status.py starts confirm_after(update_confirm_s)) before update_trial_s
+(webupdate.py starts confirm_after(update_confirm_s)) before update_trial_s
 runs out, else the board resets and the boot that finds an unconfirmed
 trial puts update.d/old/ back. New ESP32 firmware is marked valid by
 confirm(), else the bootloader goes back to the previous one at the reset.
@@ -106,7 +106,7 @@ def _reset():
 
 
 async def confirm_after(seconds):
-    """Confirm once the app has served for seconds (status.py starts this)."""
+    """Confirm once the app has served for seconds (webupdate.py starts this)."""
     import asyncio
 
     await asyncio.sleep(seconds)

@@ -39,7 +39,7 @@ def _valid_path(path):
     return True
 
 
-# -- the routes (status.py) ----------------------------------------------------------
+# -- the routes (webupdate.py) ----------------------------------------------------------
 def _authorize(request, cfg):
     """The app's password (already checked by its hook, which set
     request.user) or update_token as a Bearer token. (Without either the
@@ -104,18 +104,17 @@ def _json(view):
         return json.loads(bytes(view))  # CPython's takes bytes, not a memoryview
 
 
-def _free_bytes():
-    try:
-        st = os.statvfs("/")
-        return st[0] * st[3]
-    except (OSError, AttributeError):
-        return None
-
-
 def _check_room(request):
     length = request.headers.get("content-length")
-    free = _free_bytes()
-    if length and free is not None and int(length) > free:
+    if not length:
+        return
+    import status
+
+    try:
+        free = status.probe().fs_free()  # the filesystem the app is on, as /api/status says
+    except (OSError, AttributeError):
+        return
+    if int(length) > free:
         raise HTTPException(507, "%s B do not fit: %d B free on flash\n" % (length, free))
 
 
