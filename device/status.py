@@ -163,11 +163,18 @@ def _page_file(name):
     return None
 
 
+_pages = None  # (gzipped, plain) paths of the page, looked for once
+
+
 @app.get("/")
 @app.get("/status")
 async def index(request):
-    gz = _page_file("index.html.gz")
-    plain = _page_file("index.html")
+    global _pages
+    if _pages is None:
+        # The files change only with a deploy or an update, and both
+        # restart the app: no open() per page on a board's flash.
+        _pages = _page_file("index.html.gz"), _page_file("index.html")
+    gz, plain = _pages
     # Loaded with the first page, not at start: in setup mode the page is
     # never asked for (it redirects to /setup), and the heap is tight there.
     from httpserver.files import FileResponse, conditional, takes_gzip  # a reload is a 304
