@@ -14,6 +14,7 @@ import asyncio
 import sys
 
 import status
+from httpserver import runtime
 from httpserver.hub import Hub
 
 _published = None  # ticks_ms of the latest reading published
@@ -23,7 +24,7 @@ def _publish():
     # One reading, to every viewer; the hub keeps it (as an SSE event, the
     # one copy) for whoever joins next.
     global _published
-    _published = status._ticks()
+    _published = runtime.ticks_ms()
     hub.publish(status.read())  # as JSON, encoded once by the hub
 
 
@@ -32,7 +33,7 @@ def _welcome(request):
     # labels, units) and the interval. The latest reading follows (the
     # hub's replay), published now if there is none from this interval.
     interval = status.interval
-    if _published is None or status._diff(status._ticks(), _published) >= interval * 1000:
+    if _published is None or runtime.ticks_diff(runtime.ticks_ms(), _published) >= interval * 1000:
         _publish()
     extra = [[key, label, unit] for key, label, unit, _ in status._extra]
     return (("fields", {"interval": interval, "extra": extra}),)

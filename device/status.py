@@ -67,9 +67,6 @@ _led = False  # the page's LED switch (live.set_led switches it)
 _HERE = globals().get("__file__", "")  # where www/ is: beside this module, else in the cwd
 _HERE = _HERE.rsplit("/", 1)[0] + "/" if "/" in _HERE else ""
 
-_ticks = runtime.ticks_ms
-_diff = runtime.ticks_diff
-
 
 def load_config(path=CONFIG):
     """The board config as a dict ({} when the file is missing or unreadable)."""
