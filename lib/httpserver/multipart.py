@@ -107,6 +107,7 @@ class Parts:
         size = max_header_size + len(self.delimiter) + 4
         self.buffer = bytearray(size)
         self.buffer[:2] = b"\r\n"
+        self.view = memoryview(self.buffer)  # sliced, not made again, per read
         self.start = 0  # unread data is buffer[start:end]
         self.end = 2
         self.count = 0
@@ -122,7 +123,7 @@ class Parts:
     async def __anext__(self):
         part = self.part
         # What the handler left of the previous part (or the preamble).
-        view = memoryview(self.buffer)[:0]  # readinto with nothing to fill skips
+        view = self.view[:0]  # readinto with nothing to fill skips
         while not part.done:
             await part.readinto(view)
         if not self.finished:
@@ -167,7 +168,7 @@ class Parts:
             self.start, self.end = 0, unread
         if self.end == len(buffer):
             raise HTTPException(413, "multipart part header too large")
-        count = await self.body.readinto(memoryview(buffer)[self.end :])
+        count = await self.body.readinto(self.view[self.end :])
         if not count:
             raise HTTPException(400, _MALFORMED)
         self.end += count
@@ -259,7 +260,7 @@ class Part(Reader):
                 continue
             if ready:
                 count = min(ready, len(view))
-                view[:count] = memoryview(buffer)[start : start + count]
+                view[:count] = parts.view[start : start + count]
                 parts.start = start + count
                 return count
             if found >= 0:
