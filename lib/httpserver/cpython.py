@@ -162,7 +162,6 @@ class Channel:
     _waiters = ()
 
     def __init__(self, link):
-        self.link = link
         self.transport = link.transport
         link.channel = self
 
@@ -176,10 +175,11 @@ class Channel:
                 if not waiter.done():
                     waiter.set_result(None)
 
-    async def _wait(self):
+    def _wait(self):
+        # The future itself is awaited: no coroutine per wait.
         waiter = asyncio.get_running_loop().create_future()
         self._waiters += (waiter,)
-        await waiter
+        return waiter
 
     async def fill(self):
         """Wait until more has been added to buffer; EOFError once the client has closed."""
