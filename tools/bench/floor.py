@@ -129,7 +129,6 @@ def calls_of_ordinary_requests(env, work):
 
 def measure(env, label, source_root, placements):
     """Running heap and smallest serving heap, .mpy in RAM (and in ROMFS)."""
-    env.hs_src = source_root
     env.compile("httpserver", source_root, "httpserver")
     if True in placements and env.rom_image("httpserver") is None:
         raise SystemExit("the ROMFS figures need mpremote (pip install -e '.[bench]')")
@@ -140,7 +139,6 @@ def measure(env, label, source_root, placements):
         figures[rom] = (memory["app_heap"], serving)
         where = "ROMFS" if rom else ".mpy in RAM"
         run.log("  %s, %s: running %d B, serves in %dK" % (label, where, *figures[rom]))
-    shutil.rmtree(os.path.join(env.tmp, "romfs-hs"), ignore_errors=True)
     return figures
 
 

@@ -234,6 +234,7 @@ class Env:
         except ImportError:
             return None
         top = os.path.join(self.tmp, "romfs-" + LIBS[lib][2])
+        shutil.rmtree(top, ignore_errors=True)  # an image of an earlier build
         shutil.copytree(self.build[lib], os.path.join(top, "lib"))
         path = top + ".romfs"
         with open(path, "wb") as f, contextlib.redirect_stdout(sys.stderr):  # it prints the tree
@@ -988,7 +989,7 @@ def main():
         if not args.no_load:  # messages per second through a hub (sse.py)
             import sse
 
-            res["sse"] = sse.measure(duration, args.only)
+            res["sse"] = sse.measure(duration, args.only, env)
     finally:
         shutil.rmtree(env.tmp, ignore_errors=True)
     res["machine"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]

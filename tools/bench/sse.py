@@ -18,35 +18,17 @@ import os
 import selectors
 import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run import Server  # noqa: E402
+from run import Env, Server  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
 APP = os.path.join(HERE, "apps", "hub_sse_app.py")
 CLIENTS = (1, 8)
 WARM_UP = 0.5
-
-
-def compile_package(root):
-    """lib/httpserver as .mpy in root/lib (as a board has it); the lib path."""
-    cross = shutil.which("mpy-cross")
-    src = os.path.join(REPO, "lib", "httpserver")
-    out = os.path.join(root, "lib", "httpserver")
-    os.makedirs(out)
-    for name in sorted(os.listdir(src)):
-        if name.endswith(".py") and "cpython" not in name:
-            subprocess.run(
-                [cross, "-o", os.path.join(out, name[:-3] + ".mpy"), "-s"]
-                + ["lib/httpserver/" + name, os.path.join(src, name)],
-                check=True,
-            )
-    return os.path.join(root, "lib")
 
 
 def count_events(port, clients, seconds):
@@ -101,25 +83,26 @@ def count_events(port, clients, seconds):
     return delivered / seconds, skipped
 
 
-def measure(seconds=3.0, only=None):
-    """{runtime: {clients: (delivered per second, skipped)}}."""
+def measure(seconds=3.0, only=None, env=None):
+    """{runtime: {clients: (delivered per second, skipped)}}; env is run.py's
+    (its MicroPython and its build of the package), else one made here."""
+    own = env is None
+    if own:
+        env = Env(argparse.Namespace(httpserver_path=os.path.join(REPO, "lib")))
     results = {}
-    root = tempfile.mkdtemp(prefix="httpserver-sse-")
     try:
         runtimes = []
-        if only != "cpython" and shutil.which("micropython") and shutil.which("mpy-cross"):
-            lib = compile_package(root)
-            env = dict(os.environ, MICROPYPATH=".frozen:" + lib)
-            runtimes.append(("micropython", [shutil.which("micropython")], env))
+        if only != "cpython" and env.mp and env.mpy_cross:
+            if "httpserver" not in env.build:
+                env.compile("httpserver", env.hs_src, "httpserver")
+            runtimes.append(("micropython", [env.mp], env.mp_env("httpserver")))
         if only != "micropython":
-            env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "lib"))
-            runtimes.append(("cpython", [sys.executable], env))
-        for name, command, env in runtimes:
+            runtimes.append(("cpython", [sys.executable], env.py_env("httpserver")))
+        for name, command, environment in runtimes:
             results[name] = {}
             for clients in CLIENTS:
-                server = Server(
-                    "hub/%s" % name, command + [APP, "{port}", str(clients)], env=env, cpu=1
-                )
+                argv = command + [APP, "{port}", str(clients)]
+                server = Server("hub/%s" % name, argv, env=environment, cpu=1, cwd=env.cwd)
                 try:
                     if not server.wait_ready():
                         raise RuntimeError(server.output())
@@ -127,7 +110,8 @@ def measure(seconds=3.0, only=None):
                 finally:
                     server.stop()
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if own:
+            shutil.rmtree(env.tmp, ignore_errors=True)
     return results
 
 
