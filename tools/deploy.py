@@ -740,14 +740,19 @@ def romfs_image(modules, out_dir):
 BUNDLE_MAGIC = b"HSBUNDLE1 "
 
 
-def app_version(lib_dir=LIB):
-    """The library's __version__ and the checkout's commit (+dirty), e.g. 0.1.0+ab12cd3."""
+def lib_version(lib_dir=LIB):
+    """The library's __version__, read from its source (None without one)."""
     m = re.search(
         r'^__version__\s*=\s*["\']([^"\']+)',
         (Path(lib_dir) / "httpserver" / "__init__.py").read_text(),
         re.M,
     )
-    version = m.group(1) if m else "0"
+    return m.group(1) if m else None
+
+
+def app_version(lib_dir=LIB):
+    """The library's __version__ and the checkout's commit (+dirty), e.g. 0.1.0+ab12cd3."""
+    version = lib_version(lib_dir) or "0"
     try:
         out = subprocess.run(
             ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True
@@ -772,14 +777,19 @@ def bundle_bytes(plan, version):
     return BUNDLE_MAGIC + digest + b" %08d\n" % len(manifest) + body
 
 
-def make_bundle(args):
-    """Compile the library and app for args.board and write the bundle to args.bundle."""
-    board_def = load_board(args.board)
+def app_sources(args):
+    """The library's and the device app's source files (args.lib, args.device)."""
     if not (Path(args.lib) / "httpserver").is_dir():
         raise UsageError("library not found: %s/httpserver" % args.lib)
     if not Path(args.device).is_dir():
         raise UsageError("device app not found: %s" % args.device)
-    files = source_files(args.lib, args.device, args.exclude)
+    return source_files(args.lib, args.device, args.exclude)
+
+
+def make_bundle(args):
+    """Compile the library and app for args.board and write the bundle to args.bundle."""
+    board_def = load_board(args.board)
+    files = app_sources(args)
     mpy_cross = None if args.no_mpy else find_mpy_cross(args.mpy_cross)
     version = args.app_version or app_version(args.lib)
     with tempfile.TemporaryDirectory(prefix="bundle-") as tmp:
@@ -798,14 +808,7 @@ def make_bundle(args):
 def package_json(lib_dir=LIB, exclude=("*cpython*.py",)):
     """The mip manifest installing lib/httpserver alone (relative URLs)."""
     files = [remote for _, remote in source_files(lib_dir, None, list(exclude))]
-    version = None
-    m = re.search(
-        r'^__version__\s*=\s*["\']([^"\']+)',
-        (Path(lib_dir) / "httpserver" / "__init__.py").read_text(),
-        re.M,
-    )
-    if m:
-        version = m.group(1)
+    version = lib_version(lib_dir)
     pkg = {"urls": [[f[len("lib/") :], f] for f in files if f.endswith(".py")], "deps": []}
     if version:
         pkg["version"] = version
@@ -887,12 +890,8 @@ def parse_args(argv):
 def deploy(args, environ=os.environ):
     board_def = load_board(args.board)
     ssid, password, cred_source = credentials(args.wifi, environ)
-    if not (Path(args.lib) / "httpserver").is_dir():
-        raise UsageError("library not found: %s/httpserver" % args.lib)
-    if not Path(args.device).is_dir():
-        raise UsageError("device app not found: %s" % args.device)
+    files = app_sources(args)
     cfg = board_config(board_def, ssid, password, args.http_port, args.hostname, args.http_password)
-    files = source_files(args.lib, args.device, args.exclude)
     mpy_cross = None if args.no_mpy else find_mpy_cross(args.mpy_cross)
     say("board %s (%s); credentials from %s" % (args.board, board_def["title"], cred_source))
 
@@ -937,10 +936,10 @@ def deploy(args, environ=os.environ):
             ]
             if shadowing:
                 say(
-                    "warning: the board's ROMFS has %s in /rom/lib, which comes before /lib on "
-                    "its sys.path: it is what the board imports, not the files copied now. "
-                    "Deploy with --romfs, or clear the ROMFS (mpremote romfs deploy of an "
-                    "empty folder)" % ", ".join(shadowing)
+                    "note: the board's ROMFS still has %s from a deploy with --romfs; "
+                    "boot.py puts /lib ahead of it, so the files copied now are the ones "
+                    "that run, and the image only takes flash (clear it with mpremote "
+                    "romfs deploy of an empty folder)" % ", ".join(shadowing)
                 )
         if args.romfs:
             partition = board.romfs_partition()
