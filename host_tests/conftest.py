@@ -37,19 +37,12 @@ _bits = []
 
 
 def micropython_bits():
-    """32 or 64: the word size of the unix port the tests run."""
+    """32 or 64: the word size of the unix port the tests run (64 without one)."""
     if not _bits:
+        from bench.run import word_bits  # the benchmark's, so both ask alike
+
         binary = micropython_binary()
-        out = (
-            subprocess.run(
-                [binary, "-c", "import sys; print(64 if sys.maxsize > 1 << 32 else 32)"],
-                capture_output=True,
-                text=True,
-            ).stdout
-            if binary
-            else "64"
-        )
-        _bits.append(int(out.strip() or 64))
+        _bits.append(word_bits(binary) if binary else 64)
     return _bits[0]
 
 
